@@ -1,0 +1,235 @@
+/**
+ * Case files (DESIGN.md §4): build a host from a case, run its packets in order (one
+ * conntrack table), enumerate random branches with their exact probabilities, and return
+ * the result JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { NfemuError, SeededRng, SimulatedClock, parseIp, type Family } from '../core/index.ts';
+import { NF_ACCEPT, NF_DROP, NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING } from '../netfilter/index.ts';
+import { buildPacket, formatMark, type Packet, type PacketSpec } from '../packet/index.ts';
+import { connToJson } from '../conntrack/index.ts';
+import { restore, type Ruleset } from '../xtables/index.ts';
+import { IpsetRegistry } from '../ipset/index.ts';
+import { Host, type PacketOutcome } from './host.ts';
+import { parseRoute } from './routing.ts';
+import { TraceCollector, packetJson, ctStateName, statusNames, type PacketJson, type TraceEntry } from './trace.ts';
+
+export interface CaseFile {
+  ruleset?: string;
+  ruleset_file?: string;
+  ipsets?: string;
+  local_addrs?: string[];
+  interfaces?: { name: string; addrs?: string[] }[];
+  routes?: string[];
+  sysctls?: Record<string, number | string>;
+  packets: PacketSpec[];
+  fresh_conntrack?: boolean;
+  reload_each_sample?: boolean;
+  /** Seconds to advance the clock before each packet (optional, per packet index). */
+  advance?: number[];
+  [k: string]: unknown;
+}
+
+export interface FinalJson extends PacketJson {
+  verdict: string;
+  fate: string;
+  sport?: number;
+  dport?: number;
+  by?: { table: string; chain: string; rule_index: number | null; target: string };
+  reason?: string;
+}
+
+export interface OutcomeJson {
+  probability: number;
+  trace: TraceEntry[];
+  final: FinalJson;
+}
+
+export interface PacketResultJson {
+  packet: PacketSpec;
+  trace: TraceEntry[];
+  final: FinalJson;
+  conntrack: unknown[];
+  emitted: PacketJson[];
+  logs: string[];
+  outcomes?: OutcomeJson[];
+}
+
+export interface CaseResultJson {
+  results: PacketResultJson[];
+}
+
+export interface RunOptions {
+  /** Directory that `ruleset_file` is relative to. */
+  readonly baseDir?: string;
+  /** File name for messages. */
+  readonly file?: string;
+  /** Sample one branch of random rules with this seed instead of enumerating them. */
+  readonly seed?: number;
+  /** Explain every rule passed over. */
+  readonly why?: boolean;
+  /** Most branches to enumerate per packet. */
+  readonly maxOutcomes?: number;
+}
+
+function familyOf(c: CaseFile): Family {
+  for (const p of c.packets ?? []) {
+    const ip = parseIp(String(p.src));
+    if (ip) return ip.family;
+  }
+  return 4;
+}
+
+/** Builds the host a case describes (interfaces, addresses, routes, sysctls, ruleset, ipsets). */
+export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
+  const family = familyOf(c);
+  const clock = new SimulatedClock(0);
+  const host = new Host({ clock, rng: new SeededRng(seed) }, family);
+  const ifaces = c.interfaces && c.interfaces.length ? c.interfaces : [{ name: 'eth0', addrs: [] }];
+  for (const i of ifaces) {
+    host.routing.addIface(i.name, i.name.startsWith('kube-ipvs') || i.name.startsWith('dummy') ? 'dummy' : 'veth');
+    for (const a of i.addrs ?? []) host.routing.addAddr(i.name, a);
+  }
+  for (const a of c.local_addrs ?? []) host.routing.addAddr(ifaces[0]!.name, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`);
+  for (const r of c.routes ?? []) host.routing.addRoute(parseRoute(r, family));
+  for (const [k, v] of Object.entries(c.sysctls ?? {})) host.setSysctl(k, Number(v));
+  let sets: IpsetRegistry | undefined;
+  if (c.ipsets) {
+    sets = new IpsetRegistry(clock);
+    sets.restore(c.ipsets, opts.file ? `${opts.file} (ipsets)` : 'ipsets');
+  }
+  let text = c.ruleset;
+  let rsFile = opts.file;
+  if (text === undefined && c.ruleset_file !== undefined) {
+    const p = resolve(opts.baseDir ?? '.', c.ruleset_file);
+    try {
+      text = readFileSync(p, 'utf8');
+    } catch {
+      throw new NfemuError('IO', `cannot read ruleset_file ${c.ruleset_file}`, { file: opts.file, token: c.ruleset_file });
+    }
+    rsFile = c.ruleset_file;
+  }
+  let rs: Ruleset | undefined;
+  if (text !== undefined) rs = restore(text, { family, file: rsFile ?? 'ruleset', sets: sets ?? null });
+  if (rs) host.load(rs, sets ? { get: (n) => sets!.get(n) } : undefined);
+  return host;
+}
+
+function finalJson(o: PacketOutcome): FinalJson {
+  const p = o.packet;
+  const base = packetJson(p);
+  delete base.ttl;
+  delete base.tcp_flags;
+  delete base.ct_direction;
+  const f: FinalJson = { verdict: o.verdict === NF_ACCEPT ? 'ACCEPT' : o.verdict === NF_DROP ? 'DROP' : 'QUEUE', fate: o.fate, ...base };
+  if (p.ct !== null || p.ctinfo !== -1) {
+    f.ct_state = ctStateName(p);
+    const st = (p.ct as unknown as { status?: number } | null)?.status ?? 0;
+    const names = statusNames(st);
+    if (names) f.ct_status = names;
+    else delete f.ct_status;
+  }
+  f.mark = formatMark(p.mark);
+  if (o.by) f.by = o.by;
+  if (o.reason) f.reason = o.reason;
+  return f;
+}
+
+interface Branch {
+  host: Host;
+  outcome: PacketOutcome;
+  probability: number;
+}
+
+/** Runs one packet on `host`, enumerating random branches; returns every branch (host state after it included). */
+export function runPacketBranches(host: Host, spec: PacketSpec, opts: RunOptions): Branch[] {
+  const hook = spec.hook === 'OUTPUT' || (spec.hook === undefined && spec.in_iface === undefined) ? NF_INET_LOCAL_OUT : NF_INET_PRE_ROUTING;
+  if (spec.hook !== undefined && spec.hook !== 'OUTPUT' && spec.hook !== 'PREROUTING') {
+    throw new NfemuError('PARSE', `packet hook must be PREROUTING or OUTPUT, not ${spec.hook}`, { token: String(spec.hook) });
+  }
+  if (hook === NF_INET_PRE_ROUTING && spec.in_iface === undefined) {
+    throw new NfemuError('PARSE', 'a PREROUTING packet needs in_iface', { token: 'in_iface' });
+  }
+  const once = (h: Host, script: boolean[] | null) => {
+    const pkt: Packet = buildPacket(spec);
+    h.setScript(script);
+    const trace = new TraceCollector(opts.why ?? false);
+    const outcome = h.inject(pkt, hook, trace);
+    const taken = h.decisions().slice();
+    h.setScript(null);
+    return { outcome, taken };
+  };
+  if (opts.seed !== undefined) {
+    const h = host.clone();
+    const { outcome } = once(h, null);
+    return [{ host: h, outcome, probability: 1 }];
+  }
+  const max = opts.maxOutcomes ?? 4096;
+  const branches: Branch[] = [];
+  const pending: boolean[][] = [[]];
+  while (pending.length) {
+    if (branches.length >= max) throw new NfemuError('USAGE', `more than ${max} random branches for one packet; use --seed to sample one`);
+    const script = pending.pop()!;
+    const h = host.clone();
+    const { outcome, taken } = once(h, script);
+    let p = 1;
+    for (const d of taken) p *= d.took ? d.p : 1 - d.p;
+    for (let i = taken.length - 1; i >= script.length; i--) {
+      // A new decision point where we took `true`: schedule the `false` side.
+      pending.push([...taken.slice(0, i).map((d) => d.took), false]);
+    }
+    if (p > 0) branches.push({ host: h, outcome, probability: p });
+  }
+  return branches;
+}
+
+/** Runs every packet of a case; returns the result JSON. Throws NfemuError if the case does not load. */
+export function runCase(c: CaseFile, opts: RunOptions = {}): CaseResultJson {
+  if (!Array.isArray(c.packets)) throw new NfemuError('PARSE', 'case has no "packets" array', { file: opts.file });
+  let host = buildHost(c, opts, opts.seed ?? 1);
+  const results: PacketResultJson[] = [];
+  c.packets.forEach((spec, i) => {
+    if (c.reload_each_sample) host = buildHost(c, opts, opts.seed ?? 1);
+    const adv = c.advance?.[i];
+    if (adv) (host.opts.clock as SimulatedClock).advanceSeconds(adv);
+    if (c.fresh_conntrack) host.conntrack?.flush();
+    const branches = runPacketBranches(host, spec, opts);
+    let best = branches[0]!;
+    for (const b of branches) if (b.probability > best.probability) best = b;
+    host = best.host;
+    const now = host.opts.clock.nowMs();
+    const r: PacketResultJson = {
+      packet: spec,
+      trace: best.outcome.trace?.entries ?? [],
+      final: finalJson(best.outcome),
+      conntrack: host.conntrack ? host.conntrack.entries().map((e: Parameters<typeof connToJson>[0]) => connToJson(e, now)) : [],
+      emitted: best.outcome.emitted.map(packetJson),
+      logs: best.outcome.logs.map((l) => l.text),
+    };
+    if (branches.length > 1) {
+      r.outcomes = branches.map((b) => ({ probability: b.probability, trace: b.outcome.trace?.entries ?? [], final: finalJson(b.outcome) }));
+    }
+    results.push(r);
+  });
+  return { results };
+}
+
+/** Reads a case file (or `{cases: […]}` file) from disk. */
+export function readCaseFile(path: string): { cases: CaseFile[]; multi: boolean; baseDir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new NfemuError('IO', `cannot read ${path}`, { file: path });
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new NfemuError('PARSE', `not valid JSON: ${(e as Error).message}`, { file: path });
+  }
+  const o = obj as { cases?: CaseFile[] };
+  if (o && Array.isArray(o.cases)) return { cases: o.cases, multi: true, baseDir: dirname(path) };
+  return { cases: [obj as CaseFile], multi: false, baseDir: dirname(path) };
+}

@@ -1,0 +1,448 @@
+/**
+ * A host: one network namespace with interfaces, routes, sysctls, a ruleset, ipsets and
+ * conntrack. It calls the netfilter hooks at the kernel's points and in the kernel's
+ * priority order (DESIGN.md §1), makes the routing decisions, and reports each packet's
+ * fate with an optional rule-by-rule trace.
+ */
+import { NfemuError, type Clock, type Family, type Rng } from '../core/index.ts';
+import {
+  NF_ACCEPT, NF_DROP, NF_QUEUE, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING,
+  NF_INET_PRE_ROUTING, NUM_TABLES, TABLE_NAT, TABLE_NAMES, HOOK_NAMES, tableHasHook, tablePriority,
+  NF_IP_PRI_CONNTRACK, NF_IP_PRI_CONNTRACK_CONFIRM, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, IP_CT_INVALID,
+} from '../netfilter/index.ts';
+import { Packet, formatPacket } from '../packet/index.ts';
+import { ConntrackTable, NF_NAT_MANIP_DST, NF_NAT_MANIP_SRC, type Conn, type ConntrackOptions } from '../conntrack/index.ts';
+import {
+  RTN_LOCAL, RTN_BROADCAST, RTN_UNICAST, emptyRuleset,
+  CompiledTable, StateRegistry, evaluate, type Decision, type ExtState, type HostView, type IpsetView, type LogRecord, type Ruleset, type XtContext, type Table,
+} from '../xtables/index.ts';
+import { Routing } from './routing.ts';
+import { TraceCollector } from './trace.ts';
+
+export type Fate = 'forwarded' | 'sent' | 'local' | 'dropped' | 'stack_drop';
+
+/** What happened to one packet. */
+export interface PacketOutcome {
+  /** NF_ACCEPT unless a rule (or policy) dropped it. */
+  verdict: number;
+  fate: Fate;
+  /** Why the stack dropped it (fate stack_drop), in words. */
+  reason: string;
+  /** The rule that decided a DROP/REJECT/ACCEPT, if a rule did. */
+  by: { table: string; chain: string; rule_index: number | null; target: string } | null;
+  /** The packet as it left (or was delivered / dropped). */
+  packet: Packet;
+  /** Packets the host sent in response (REJECT), as they left it. */
+  emitted: Packet[];
+  logs: LogRecord[];
+  trace: TraceCollector | null;
+}
+
+interface HookEntry {
+  readonly priority: number;
+  /** table id, or -1 conntrack in, -2 confirm */
+  readonly what: number;
+}
+
+const CT_IN = -1;
+const CT_CONFIRM = -2;
+
+const NO_SETS: IpsetView = { get: () => null };
+
+/** Sysctls nfemu reads, with the values a case's host starts with (a node: forwarding on). */
+export const DEFAULT_SYSCTLS: Readonly<Record<string, number>> = {
+  'net.ipv4.ip_forward': 1,
+  'net.ipv6.conf.all.forwarding': 1,
+  'net.ipv4.conf.all.route_localnet': 0,
+  'net.ipv4.conf.all.accept_local': 0,
+  'net.ipv4.conf.all.rp_filter': 0,
+  'net.netfilter.nf_conntrack_max': 262144,
+  'net.netfilter.nf_conntrack_tcp_loose': 1,
+  'net.netfilter.nf_conntrack_tcp_be_liberal': 0,
+};
+
+export interface HostOptions {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly name?: string;
+}
+
+class Ctx implements XtContext {
+  hook = 0;
+  table = 0;
+  family: Family = 4;
+  nowMs = 0;
+  conntrack: ConntrackTable | null = null;
+  states: ExtState[] = [];
+  /** Outcome enumeration: decisions taken so far, and the script to follow. */
+  script: boolean[] | null = null;
+  taken: { p: number; took: boolean }[] = [];
+  emitted: Packet[] = [];
+  logs: LogRecord[] = [];
+  constructor(public rng: Rng, public host: HostView) {}
+  chance(p: number): boolean {
+    if (p <= 0) return false;
+    if (p >= 1) return true;
+    if (this.script !== null) {
+      const i = this.taken.length;
+      const took = i < this.script.length ? this.script[i]! : true;
+      this.taken.push({ p, took });
+      return took;
+    }
+    return (this.rng.nextU32() & 0x7fffffff) / 2147483648 < p;
+  }
+  emit(pkt: Packet): void {
+    this.emitted.push(pkt);
+  }
+  log(record: LogRecord): void {
+    this.logs.push(record);
+  }
+}
+
+export class Host implements HostView {
+  readonly name: string;
+  readonly routing: Routing;
+  readonly sysctls: Map<string, number>;
+  private ruleset: Ruleset;
+  private sets: IpsetView = NO_SETS;
+  private states: StateRegistry;
+  private compiled: (CompiledTable | undefined)[] = new Array(NUM_TABLES).fill(undefined);
+  private compiledFrom: (Table | undefined)[] = new Array(NUM_TABLES).fill(undefined);
+  private hooks: HookEntry[][] = [[], [], [], [], []];
+  conntrack: ConntrackTable | null = null;
+  private readonly ctx: Ctx;
+  private readonly decision: Decision = { rule: -1, chain: -1 };
+  private ctOptions: ConntrackOptions = {};
+
+  constructor(readonly opts: HostOptions, family: Family = 4) {
+    this.name = opts.name ?? 'host';
+    this.routing = new Routing();
+    this.sysctls = new Map(Object.entries(DEFAULT_SYSCTLS));
+    this.ruleset = emptyRuleset(family);
+    this.states = new StateRegistry();
+    this.ctx = new Ctx(opts.rng, this);
+    this.rebuildHooks();
+  }
+
+  get family(): Family {
+    return this.ruleset.family;
+  }
+
+  currentRuleset(): Ruleset {
+    return this.ruleset;
+  }
+
+  setSysctl(key: string, value: number): void {
+    this.sysctls.set(key, value);
+  }
+
+  sysctl(key: string): number {
+    return this.sysctls.get(key) ?? 0;
+  }
+
+  /** Whether route_localnet is on for a device (all or the device's own setting). */
+  private routeLocalnet(dev: string): boolean {
+    return this.sysctl('net.ipv4.conf.all.route_localnet') === 1 || this.sysctl(`net.ipv4.conf.${dev}.route_localnet`) === 1;
+  }
+
+  /** Loads a ruleset (and the sets it refers to). Tables whose object is unchanged keep their compiled form. */
+  load(ruleset: Ruleset, sets?: IpsetView): void {
+    if (sets) this.sets = sets;
+    this.ruleset = ruleset;
+    for (let t = 0; t < NUM_TABLES; t++) {
+      const table = ruleset.tables[t];
+      if (!table) {
+        this.compiled[t] = undefined;
+        this.compiledFrom[t] = undefined;
+        continue;
+      }
+      if (this.compiledFrom[t] === table) continue;
+      this.compiled[t] = new CompiledTable(table, t, ruleset.family, this.sets, this.states);
+      this.compiledFrom[t] = table;
+    }
+    this.ctx.states = this.states.slots;
+    if (!this.conntrack && needsConntrack(ruleset)) {
+      this.conntrack = new ConntrackTable(this.opts.clock, this.opts.rng, this.conntrackOptions());
+    }
+    this.ctx.conntrack = this.conntrack;
+    this.rebuildHooks();
+  }
+
+  private conntrackOptions(): ConntrackOptions {
+    return {
+      ...this.ctOptions,
+      max: this.sysctl('net.netfilter.nf_conntrack_max'),
+      tcpLoose: this.sysctl('net.netfilter.nf_conntrack_tcp_loose') === 1,
+      tcpBeLiberal: this.sysctl('net.netfilter.nf_conntrack_tcp_be_liberal') === 1,
+    };
+  }
+
+  /** Turns connection tracking on even without rules that need it. */
+  enableConntrack(options: ConntrackOptions = {}): void {
+    this.ctOptions = options;
+    if (!this.conntrack) this.conntrack = new ConntrackTable(this.opts.clock, this.opts.rng, this.conntrackOptions());
+    this.ctx.conntrack = this.conntrack;
+    this.rebuildHooks();
+  }
+
+  /** The hook functions in priority order (nf_hook_entries). */
+  private rebuildHooks(): void {
+    for (let h = 0; h < 5; h++) {
+      const list: HookEntry[] = [];
+      for (let t = 0; t < NUM_TABLES; t++) {
+        if (this.compiled[t] && tableHasHook(t, h)) list.push({ priority: tablePriority(t, h), what: t });
+      }
+      if (this.conntrack) {
+        if (h === NF_INET_PRE_ROUTING || h === NF_INET_LOCAL_OUT) list.push({ priority: NF_IP_PRI_CONNTRACK, what: CT_IN });
+        if (h === NF_INET_POST_ROUTING || h === NF_INET_LOCAL_IN) list.push({ priority: NF_IP_PRI_CONNTRACK_CONFIRM, what: CT_CONFIRM });
+      }
+      list.sort((a, b) => a.priority - b.priority);
+      this.hooks[h] = list;
+    }
+  }
+
+  // ---- HostView (for matches and targets) ----
+  addrType(family: Family, w: Uint32Array, iface: string | null): number {
+    return this.routing.addrType(family, w, iface);
+  }
+  ifaceAddr(family: Family, iface: string, out: Uint32Array): boolean {
+    return this.routing.selectAddr(family, iface, null, out);
+  }
+  masqueradeAddr(pkt: Packet, out: Uint32Array): boolean {
+    const r = this.routing.lookup(pkt.family, pkt.daddr);
+    const near = r.via ?? pkt.daddr;
+    if (r.route?.src && r.dev === pkt.outIface) {
+      out.set(r.route.src);
+      return true;
+    }
+    return this.routing.selectAddr(pkt.family, pkt.outIface, near, out);
+  }
+  reversePathOk(pkt: Packet, loose: boolean, acceptLocal: boolean, _validMark: boolean): boolean {
+    const t = this.routing.addrType(pkt.family, pkt.saddr, null);
+    if (t === RTN_LOCAL) return acceptLocal;
+    const r = this.routing.lookup(pkt.family, pkt.saddr);
+    if (r.type !== RTN_UNICAST) return false;
+    return loose || r.dev === pkt.inIface;
+  }
+  hasSocket(_pkt: Packet, _transparentOnly: boolean, _nowildcard: boolean): boolean {
+    return false;
+  }
+
+  /** Deep copy of everything a packet can change (conntrack, extension state, sets are shared read-only). */
+  clone(): Host {
+    const h = Object.create(Host.prototype) as Host;
+    Object.assign(h, this);
+    (h as unknown as { states: StateRegistry }).states = this.states.clone();
+    (h as unknown as { ctx: Ctx }).ctx = new Ctx(this.opts.rng, h);
+    h.conntrack = this.conntrack ? this.conntrack.clone() : null;
+    h.ctx.conntrack = h.conntrack;
+    h.ctx.states = h.states.slots;
+    (h as unknown as { decision: Decision }).decision = { rule: -1, chain: -1 };
+    return h;
+  }
+
+  /** Sets the random-branch script for outcome enumeration (null: draw from the Rng). */
+  setScript(script: boolean[] | null): void {
+    this.ctx.script = script;
+    this.ctx.taken = [];
+  }
+
+  decisions(): { p: number; took: boolean }[] {
+    return this.ctx.taken;
+  }
+
+  // ---- the packet path ----
+
+  /**
+   * Runs one packet through the host. `hook` is where it enters: PREROUTING (arrives on
+   * pkt.inIface) or OUTPUT (sent by a local process). The packet is changed in place.
+   */
+  inject(pkt: Packet, hook: number, trace: TraceCollector | null): PacketOutcome {
+    if (pkt.family !== this.family) throw new NfemuError('USAGE', `IPv${pkt.family} packet sent into an IPv${this.family} host`);
+    const ctx = this.ctx;
+    ctx.nowMs = this.opts.clock.nowMs();
+    ctx.family = pkt.family;
+    ctx.emitted = [];
+    ctx.logs = [];
+    const out: PacketOutcome = { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: pkt, emitted: [], logs: [], trace };
+    if (hook === NF_INET_PRE_ROUTING) this.receive(pkt, out, trace, false);
+    else if (hook === NF_INET_LOCAL_OUT) this.send(pkt, out, trace);
+    else throw new NfemuError('USAGE', `packets enter at PREROUTING or OUTPUT, not ${HOOK_NAMES[hook]}`);
+    out.logs = ctx.logs;
+    // Packets generated in response (REJECT) leave through OUTPUT after this one is done.
+    const emitted = ctx.emitted;
+    ctx.emitted = [];
+    for (const e of emitted) {
+      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'sent', reason: '', by: null, packet: e, emitted: [], logs: [], trace: null };
+      this.send(e, sub, null);
+      if (sub.fate === 'sent' || sub.fate === 'local') out.emitted.push(e);
+    }
+    return out;
+  }
+
+  private drop(out: PacketOutcome, verdict: number): void {
+    out.verdict = verdict;
+    out.fate = 'dropped';
+  }
+
+  private stackDrop(out: PacketOutcome, reason: string): void {
+    out.fate = 'stack_drop';
+    out.reason = reason;
+  }
+
+  /** Runs every hook function at `hook`; returns the verdict. */
+  private runHook(hook: number, pkt: Packet, out: PacketOutcome, trace: TraceCollector | null): number {
+    const ctx = this.ctx;
+    ctx.hook = hook;
+    if (trace !== null) trace.startHook(hook);
+    const list = this.hooks[hook]!;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      let v: number;
+      if (e.what === CT_IN) {
+        v = this.conntrack!.in(pkt, hook);
+      } else if (e.what === CT_CONFIRM) {
+        v = this.conntrack!.confirm(pkt);
+      } else if (e.what === TABLE_NAT) {
+        v = this.natHook(hook, pkt, trace);
+      } else {
+        ctx.table = e.what;
+        v = evaluate(this.compiled[e.what]!, pkt, ctx, trace, this.decision);
+        if (v !== NF_ACCEPT) this.noteDecision(e.what, v, out);
+      }
+      if (v !== NF_ACCEPT) {
+        if (out.by === null && e.what < 0) out.reason = e.what === CT_IN ? 'conntrack dropped it (table full or invalid)' : 'conntrack confirm failed (clash)';
+        return v === NF_QUEUE ? NF_QUEUE : NF_DROP;
+      }
+    }
+    return NF_ACCEPT;
+  }
+
+  private noteDecision(table: number, v: number, out: PacketOutcome): void {
+    const ct = this.compiled[table]!;
+    const d = this.decision;
+    if (d.rule >= 0) {
+      const r = ct.rules[d.rule]!;
+      out.by = { table: TABLE_NAMES[table]!, chain: ct.chainNames[ct.ruleChain[d.rule]!]!, rule_index: ct.rulePos[d.rule]!, target: r.target?.name ?? '' };
+    } else {
+      out.by = { table: TABLE_NAMES[table]!, chain: ct.chainNames[d.chain]!, rule_index: null, target: v === NF_DROP ? 'policy:DROP' : 'policy:ACCEPT' };
+    }
+  }
+
+  /** nf_nat_inet_fn: the nat table runs only for the first packet of a connection. */
+  private natHook(hook: number, pkt: Packet, trace: TraceCollector | null): number {
+    const ctt = this.conntrack;
+    const ct = pkt.ct as Conn | null;
+    if (ctt === null || ct === null) return NF_ACCEPT;
+    const manip = hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT ? NF_NAT_MANIP_DST : NF_NAT_MANIP_SRC;
+    const ci = pkt.ctinfo;
+    if ((ci === IP_CT_NEW || ci === IP_CT_RELATED || ci === IP_CT_RELATED_REPLY) && !ctt.natInitialized(ct, manip)) {
+      const before = trace !== null ? formatPacket(pkt) : '';
+      this.ctx.table = TABLE_NAT;
+      const v = evaluate(this.compiled[TABLE_NAT]!, pkt, this.ctx, trace, this.decision);
+      if (v !== NF_ACCEPT) return v;
+      if (!ctt.natInitialized(ct, manip)) {
+        const r = ctt.allocNullBinding(ct, manip, hook);
+        if (r !== NF_ACCEPT) return r;
+      }
+      ctt.natPacket(pkt, hook);
+      if (trace !== null) trace.noteNat(before, formatPacket(pkt));
+      return NF_ACCEPT;
+    }
+    ctt.natPacket(pkt, hook);
+    return NF_ACCEPT;
+  }
+
+  /** From the wire (or looped back on lo): PREROUTING, routing, then INPUT or FORWARD. */
+  private receive(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null, loopback: boolean): void {
+    if (!loopback) {
+      if (!this.routing.ifaces.has(pkt.inIface)) throw new NfemuError('USAGE', `no interface "${pkt.inIface}" on ${this.name}`, { token: pkt.inIface });
+      // Martian sources never get as far as netfilter's later hooks, but PREROUTING runs first.
+    }
+    let v = this.runHook(NF_INET_PRE_ROUTING, pkt, out, trace);
+    if (v !== NF_ACCEPT) return this.drop(out, v);
+    // Routing decision (ip_route_input).
+    const fam = pkt.family;
+    if (!loopback) {
+      const st = this.routing.addrType(fam, pkt.saddr, null);
+      if (fam === 4 && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian source (loopback address from outside)');
+      if (st === RTN_LOCAL && this.sysctl('net.ipv4.conf.all.accept_local') !== 1 && !(fam === 4 && this.routing.isLoopbackV4(pkt.saddr))) {
+        return this.stackDrop(out, 'martian source (one of our own addresses from outside)');
+      }
+      if (fam === 4 && this.routing.isLoopbackV4(pkt.daddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian destination (127.0.0.0/8 from outside, route_localnet=0)');
+    }
+    const r = this.routing.lookup(fam, pkt.daddr);
+    if (r.type === RTN_LOCAL || r.type === RTN_BROADCAST) {
+      v = this.runHook(NF_INET_LOCAL_IN, pkt, out, trace);
+      if (v !== NF_ACCEPT) return this.drop(out, v);
+      out.fate = 'local';
+      return;
+    }
+    if (r.type !== RTN_UNICAST || r.dev === null) return this.stackDrop(out, `no route to ${formatPacket(pkt).split(' -> ')[1]?.split(' ')[0] ?? 'destination'}`);
+    const fwd = fam === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding');
+    if (fwd !== 1) return this.stackDrop(out, 'forwarding is off (ip_forward=0)');
+    if (pkt.ttl <= 1) return this.stackDrop(out, 'TTL expired in transit');
+    pkt.ttl--;
+    pkt.outIface = r.dev;
+    v = this.runHook(NF_INET_FORWARD, pkt, out, trace);
+    if (v !== NF_ACCEPT) return this.drop(out, v);
+    v = this.runHook(NF_INET_POST_ROUTING, pkt, out, trace);
+    if (v !== NF_ACCEPT) return this.drop(out, v);
+    out.fate = 'forwarded';
+  }
+
+  /** From a local socket: routing, OUTPUT, reroute after NAT, POSTROUTING, then the wire or lo. */
+  private send(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null): void {
+    const fam = pkt.family;
+    let r = this.routing.lookup(fam, pkt.daddr);
+    if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) return this.stackDrop(out, 'no route (sendmsg fails with ENETUNREACH)');
+    if (!pkt.outIface) pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
+    const d0 = pkt.daddr[0]!, d1 = pkt.daddr[1]!, d2 = pkt.daddr[2]!, d3 = pkt.daddr[3]!;
+    const mark0 = pkt.mark;
+    let v = this.runHook(NF_INET_LOCAL_OUT, pkt, out, trace);
+    if (v !== NF_ACCEPT) return this.drop(out, v);
+    if (pkt.daddr[0] !== d0 || pkt.daddr[1] !== d1 || pkt.daddr[2] !== d2 || pkt.daddr[3] !== d3 || pkt.mark !== mark0) {
+      // ip_route_me_harder after mangle/nat OUTPUT changed the destination or mark.
+      r = this.routing.lookup(fam, pkt.daddr);
+      if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) return this.stackDrop(out, 'no route after NAT');
+      pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
+    }
+    if (r.type === RTN_LOCAL && fam === 4 && this.routing.isLoopbackV4(pkt.daddr) === false && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet('lo')) {
+      // A 127/8 source leaving for a non-loopback destination is a martian on output too.
+    }
+    v = this.runHook(NF_INET_POST_ROUTING, pkt, out, trace);
+    if (v !== NF_ACCEPT) return this.drop(out, v);
+    if (r.type === RTN_LOCAL) {
+      // Looped back: in again on lo, conntrack kept, then local delivery.
+      pkt.inIface = 'lo';
+      const outIface = pkt.outIface;
+      this.receive(pkt, out, trace, true);
+      if (out.fate === 'local') pkt.outIface = outIface;
+      return;
+    }
+    if (fam === 4 && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.outIface)) {
+      return this.stackDrop(out, 'loopback source leaving on a non-loopback device (route_localnet=0)');
+    }
+    out.fate = 'sent';
+  }
+}
+
+/** Whether anything in the ruleset needs connection tracking (nat, state, conntrack, …). */
+export function needsConntrack(rs: Ruleset): boolean {
+  if (rs.tables[TABLE_NAT]) return true;
+  const CT = new Set(['conntrack', 'state', 'connmark', 'connlimit', 'helper', 'CONNMARK', 'CT', 'NOTRACK', 'MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP', 'TPROXY']);
+  for (const t of rs.tables) {
+    if (!t) continue;
+    for (const c of t.chains) for (const r of c.rules) {
+      if (r.matches.some((m) => CT.has(m.name))) return true;
+      if (r.target && CT.has(r.target.name)) return true;
+    }
+  }
+  return false;
+}
+
+export function hookNumber(name: string): number {
+  return name === 'PREROUTING' ? NF_INET_PRE_ROUTING : name === 'OUTPUT' ? NF_INET_LOCAL_OUT : name === 'INPUT' ? NF_INET_LOCAL_IN : name === 'FORWARD' ? NF_INET_FORWARD : name === 'POSTROUTING' ? NF_INET_POST_ROUTING : -1;
+}
+
+export { IP_CT_INVALID };

@@ -1,0 +1,228 @@
+/**
+ * Interfaces, addresses and routes of one host, and the routing decision: the local table
+ * (own addresses, their broadcast addresses, 127.0.0.0/8 on lo) is consulted before the
+ * main table, as the kernel's default fib rules do; longest prefix wins, then the lowest
+ * metric. Configuration-time code; lookups are linear over the (small) tables.
+ */
+import {
+  NfemuError, cidrContains, formatCidr, parseCidr, parseIpOf, prefixMask, makeCidr, type Cidr, type Family,
+} from '../core/index.ts';
+import { RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, RTN_UNSPEC } from '../xtables/index.ts';
+
+export interface IfaceAddr {
+  readonly family: Family;
+  readonly addr: Uint32Array;
+  readonly prefix: number;
+}
+
+export interface Iface {
+  readonly name: string;
+  readonly addrs: IfaceAddr[];
+  /** Dummy devices (kube-ipvs0) hold local addresses but route nothing. */
+  readonly kind: 'veth' | 'loopback' | 'dummy' | 'bridge';
+}
+
+export interface Route {
+  readonly family: Family;
+  readonly dst: Cidr;
+  readonly type: number; // RTN_*
+  readonly dev: string | null;
+  readonly via: Uint32Array | null;
+  readonly src: Uint32Array | null;
+  readonly metric: number;
+  /** true for the local table (own addresses), false for main. */
+  readonly local: boolean;
+}
+
+export interface RouteResult {
+  readonly type: number;
+  readonly dev: string | null;
+  readonly via: Uint32Array | null;
+  readonly route: Route | null;
+}
+
+const TYPE_WORDS: Record<string, number> = {
+  unicast: RTN_UNICAST, local: RTN_LOCAL, broadcast: RTN_BROADCAST, multicast: RTN_MULTICAST,
+  blackhole: RTN_BLACKHOLE, unreachable: RTN_UNREACHABLE, prohibit: RTN_PROHIBIT,
+};
+
+/** Parses one `ip route` line: `[TYPE] PREFIX|default [via GW] [dev DEV] [src ADDR] [metric N] [proto X] [scope Y]`. */
+export function parseRoute(text: string, defaultFamily: Family = 4): Route {
+  const w = text.trim().split(/\s+/);
+  const bad = (m: string, tok?: string): never => {
+    throw new NfemuError('PARSE', `route "${text}": ${m}`, { token: tok });
+  };
+  let i = 0;
+  let type = RTN_UNICAST;
+  if (TYPE_WORDS[w[0]!] !== undefined) type = TYPE_WORDS[w[i++]!]!;
+  const dstText = w[i++];
+  if (!dstText) bad('missing destination');
+  let family: Family = defaultFamily;
+  let dst: Cidr | null;
+  if (dstText === 'default') dst = makeCidr(family, new Uint32Array(4), new Uint32Array(4));
+  else {
+    family = dstText!.includes(':') ? 6 : 4;
+    dst = parseCidr(family, dstText!);
+  }
+  if (!dst) bad(`bad destination "${dstText}"`, dstText);
+  let dev: string | null = null;
+  let via: Uint32Array | null = null;
+  let src: Uint32Array | null = null;
+  let metric = 0;
+  while (i < w.length) {
+    const k = w[i++]!;
+    const v = w[i++];
+    if (v === undefined) bad(`"${k}" needs a value`, k);
+    switch (k) {
+      case 'dev': dev = v!; break;
+      case 'via': {
+        const g = parseIpOf(family, v!);
+        if (!g) bad(`bad gateway "${v}"`, v);
+        via = g!.w;
+        break;
+      }
+      case 'src': {
+        const s = parseIpOf(family, v!);
+        if (!s) bad(`bad src "${v}"`, v);
+        src = s!.w;
+        break;
+      }
+      case 'metric': metric = Number(v); break;
+      case 'proto': case 'scope': case 'table': break;
+      default: bad(`unknown word "${k}"`, k);
+    }
+  }
+  if (type === RTN_UNICAST && dev === null && via === null) bad('needs "dev" or "via"');
+  return { family, dst: dst!, type, dev, via, src, metric, local: false };
+}
+
+export function formatRoute(r: Route): string {
+  return `${r.type === RTN_UNICAST ? '' : Object.keys(TYPE_WORDS).find((k) => TYPE_WORDS[k] === r.type) + ' '}${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}`;
+}
+
+const LOOPBACK = parseCidr(4, '127.0.0.0/8')!;
+
+/** The host's addressing: interfaces, the local table and the main table. */
+export class Routing {
+  readonly ifaces = new Map<string, Iface>();
+  readonly main: Route[] = [];
+  private localTable: Route[] = [];
+
+  constructor() {
+    this.ifaces.set('lo', { name: 'lo', addrs: [], kind: 'loopback' });
+    this.rebuildLocal();
+  }
+
+  addIface(name: string, kind: Iface['kind'] = 'veth'): Iface {
+    if (name.length > 15) throw new NfemuError('PARSE', `interface name \`${name}' is longer than 15 characters`, { token: name });
+    let i = this.ifaces.get(name);
+    if (!i) {
+      i = { name, addrs: [], kind };
+      this.ifaces.set(name, i);
+    }
+    return i;
+  }
+
+  /** Adds `addr/prefix` to an interface, with its connected route (as `ip addr add` does). */
+  addAddr(ifaceName: string, text: string): void {
+    const iface = this.ifaces.get(ifaceName) ?? this.addIface(ifaceName);
+    const family: Family = text.includes(':') ? 6 : 4;
+    const slash = text.indexOf('/');
+    const ip = parseIpOf(family, slash < 0 ? text : text.slice(0, slash));
+    const prefix = slash < 0 ? (family === 4 ? 32 : 128) : Number(text.slice(slash + 1));
+    if (!ip || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+      throw new NfemuError('PARSE', `bad address "${text}" for ${ifaceName}`, { token: text });
+    }
+    iface.addrs.push({ family, addr: ip.w, prefix });
+    const max = family === 4 ? 32 : 128;
+    if (prefix < max && iface.kind !== 'dummy') {
+      this.main.push({ family, dst: makeCidr(family, ip.w, prefixMask(family, prefix)), type: RTN_UNICAST, dev: ifaceName, via: null, src: ip.w, metric: 0, local: false });
+    }
+    this.rebuildLocal();
+  }
+
+  addRoute(r: Route): void {
+    if (r.dev !== null && !this.ifaces.has(r.dev)) throw new NfemuError('PARSE', `route ${formatRoute(r)}: no interface "${r.dev}"`, { token: r.dev });
+    this.main.push(r);
+  }
+
+  private rebuildLocal(): void {
+    const t: Route[] = [];
+    t.push({ family: 4, dst: LOOPBACK, type: RTN_LOCAL, dev: 'lo', via: null, src: null, metric: 0, local: true });
+    t.push({ family: 6, dst: parseCidr(6, '::1/128')!, type: RTN_LOCAL, dev: 'lo', via: null, src: null, metric: 0, local: true });
+    for (const i of this.ifaces.values()) {
+      for (const a of i.addrs) {
+        const max = a.family === 4 ? 32 : 128;
+        t.push({ family: a.family, dst: makeCidr(a.family, a.addr, prefixMask(a.family, max)), type: RTN_LOCAL, dev: i.name, via: null, src: a.addr, metric: 0, local: true });
+        if (a.family === 4 && a.prefix < 31) {
+          const mask = prefixMask(4, a.prefix)[0]!;
+          const bcast = new Uint32Array(4);
+          bcast[0] = (a.addr[0]! | ~mask) >>> 0;
+          t.push({ family: 4, dst: makeCidr(4, bcast, prefixMask(4, 32)), type: RTN_BROADCAST, dev: i.name, via: null, src: a.addr, metric: 0, local: true });
+        }
+      }
+    }
+    this.localTable = t;
+  }
+
+  private best(table: Route[], family: Family, w: Uint32Array, dev: string | null): Route | null {
+    let best: Route | null = null;
+    let bestLen = -1;
+    for (const r of table) {
+      if (r.family !== family || !cidrContains(r.dst, w)) continue;
+      if (dev !== null && r.dev !== dev && r.local) continue;
+      const len = r.dst.prefix;
+      if (len > bestLen || (len === bestLen && best !== null && r.metric < best.metric)) {
+        best = r;
+        bestLen = len;
+      }
+    }
+    return best;
+  }
+
+  /** Route type of an address (inet_addr_type / inet_dev_addr_type when dev is given). */
+  addrType(family: Family, w: Uint32Array, dev: string | null): number {
+    if (family === 4) {
+      const a = w[0]!;
+      if (a === 0 || a === 0xffffffff) return a === 0 ? RTN_UNSPEC : RTN_BROADCAST;
+      if (a >>> 28 === 0xe) return RTN_MULTICAST;
+    } else if (w[0]! >>> 24 === 0xff) {
+      return RTN_MULTICAST;
+    }
+    const l = this.best(this.localTable, family, w, dev);
+    if (l) return l.type;
+    const m = this.best(this.main, family, w, null);
+    return m ? (m.type === RTN_UNICAST ? RTN_UNICAST : m.type) : RTN_UNICAST;
+  }
+
+  /** The routing decision for a destination (local table first, then main). */
+  lookup(family: Family, w: Uint32Array): RouteResult {
+    const l = this.best(this.localTable, family, w, null);
+    if (l) return { type: l.type, dev: l.dev, via: null, route: l };
+    const m = this.best(this.main, family, w, null);
+    if (!m) return { type: RTN_UNREACHABLE, dev: null, via: null, route: null };
+    return { type: m.type, dev: m.dev, via: m.via, route: m };
+  }
+
+  /** inet_select_addr: the address of `dev` in the same subnet as `near`, else its first address of the family. */
+  selectAddr(family: Family, dev: string, near: Uint32Array | null, out: Uint32Array): boolean {
+    const i = this.ifaces.get(dev);
+    if (!i) return false;
+    let first: IfaceAddr | null = null;
+    for (const a of i.addrs) {
+      if (a.family !== family) continue;
+      if (first === null) first = a;
+      if (near !== null && cidrContains(makeCidr(family, a.addr, prefixMask(family, a.prefix)), near)) {
+        out.set(a.addr);
+        return true;
+      }
+    }
+    if (first === null) return false;
+    out.set(first.addr);
+    return true;
+  }
+
+  isLoopbackV4(w: Uint32Array): boolean {
+    return cidrContains(LOOPBACK, w);
+  }
+}

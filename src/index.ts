@@ -1,0 +1,15 @@
+/**
+ * nfemu's public API: what scenarios, tests and users build on.
+ */
+export { SimulatedClock, SeededRng, NfemuError, parseIp, formatIp, parseCidr, formatCidr, type Family } from './core/index.ts';
+export { Packet, buildPacket, parsePacketString, formatPacket, type PacketSpec } from './packet/index.ts';
+export { NF_ACCEPT, NF_DROP, NF_INET_PRE_ROUTING, NF_INET_LOCAL_OUT, HOOK_NAMES } from './netfilter/index.ts';
+export { restore, printSave, printRule, applyCommand, applyCommands, emptyRuleset, type Ruleset } from './xtables/index.ts';
+export { IpsetRegistry } from './ipset/index.ts';
+export { connToJson } from './conntrack/index.ts';
+export {
+  Host, runCase, buildHost, runPacketBranches, TraceCollector, packetJson, parseRoute,
+  type CaseFile, type CaseResultJson, type PacketResultJson, type PacketOutcome, type TraceEntry,
+} from './host/index.ts';
+export { formatCaseResult, formatPacketResult, formatTrace } from './cli/format.ts';
+export type { Scenario, ScenarioIO } from './scenario.ts';

@@ -1,0 +1,4 @@
+/**
+ * Registers every target module (each file registers itself on import).
+ */
+export {};
