@@ -8,19 +8,19 @@ import { tcpStateName, type Conn } from './conn.ts';
 import { tracksPorts, type Tuple } from './tuple.ts';
 
 /** One direction: ports only for protocols conntrack keys by ports (ICMP shows none, as recorded). */
-export interface ConnTupleJson {
+export type ConnTupleJson = {
   src: string;
   dst: string;
   proto: string;
   sport?: number;
   dport?: number;
-}
+};
 
 /**
  * conntrack -L as JSON. Keys in the recorded order; `state` only for TCP, `zone` only when
  * not 0, `flags` (lower-case [UNREPLIED] / [ASSURED]) only when there is one.
  */
-export interface ConnJson {
+export type ConnJson = {
   original: ConnTupleJson;
   reply: ConnTupleJson;
   state?: string;
@@ -29,7 +29,7 @@ export interface ConnJson {
   /** Whole seconds left (the kernel's nf_ct_expires / HZ, rounded down). */
   timeout: number;
   flags?: string[];
-}
+};
 
 /** Protocol names as conntrack-tools prints them; "unknown" for the generic tracker's. */
 export function conntrackProtoName(proto: number): string {

@@ -329,6 +329,7 @@ export class ConntrackTable implements NatContext, TrackerContext {
       this.stats.insertFailed++;
       return NF_DROP;
     }
+    this.checkOwn(ct);
     let clash = this.findNode(ct.orig, ct.zone);
     if (clash === NIL) clash = this.findNode(ct.reply, ct.zone);
     if (clash !== NIL) return this.resolveClash(pkt, ct, clash);
@@ -377,6 +378,7 @@ export class ConntrackTable implements NatContext, TrackerContext {
    */
   setupNat(ct: Conn, range: NatRange, manip: number): number {
     checkManip(manip);
+    this.checkOwn(ct);
     this.now = this.clock.nowMs();
     return setupNat(this, ct, range, manip);
   }
@@ -388,6 +390,7 @@ export class ConntrackTable implements NatContext, TrackerContext {
   allocNullBinding(ct: Conn, manip: number, hook: number): number {
     checkManip(manip);
     if (hookToManip(hook) !== manip) throw new NfemuError('INTERNAL', `null binding: manip ${manip} does not belong to hook ${hook}`);
+    this.checkOwn(ct);
     this.now = this.clock.nowMs();
     return allocNullBinding(this, ct, manip);
   }
@@ -566,6 +569,13 @@ export class ConntrackTable implements NatContext, TrackerContext {
 
   // ------------------------------------------------------------------------------------
   // Internals
+
+  /** Misuse guard: an entry of another table (e.g. the original of a clone) must not be modified here. */
+  private checkOwn(ct: Conn): void {
+    if (ct.slot >= 0 && this.conns[ct.slot] !== ct) {
+      throw new NfemuError('INTERNAL', `conntrack entry ${ct.id} belongs to another table (after clone(), re-point the packet with connById)`);
+    }
+  }
 
   private l4Packet(ct: Conn, pkt: Packet, ctinfo: number): number {
     switch (ct.orig.proto) {

@@ -13,7 +13,7 @@
  * RST answering an ignored segment) the numbers are taken to match. Retransmission counting
  * (tcp_max_retrans) and zero-window detection are not modelled.
  */
-import { NF_ACCEPT, IP_CT_IS_REPLY } from '../netfilter/index.ts';
+import { NF_ACCEPT, IP_CT_IS_REPLY, IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY } from '../netfilter/index.ts';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TCP_URG, TCP_PSH, TCP_ECE, TCP_CWR, type Packet } from '../packet/index.ts';
 import {
   Conn, IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY, IP_CT_EXP_CHALLENGE_ACK, IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_CLOSE_INIT,
@@ -22,7 +22,6 @@ import {
   TCP_CONNTRACK_NONE, TCP_CONNTRACK_SYN_RECV, TCP_CONNTRACK_SYN_SENT, TCP_CONNTRACK_SYN_SENT2, TCP_CONNTRACK_TIME_WAIT,
   TCP_CONNTRACK_UNACK, TCP_CONNTRACK_CLOSE_WAIT, TCP_CONNTRACK_TIMEOUT_MAX,
 } from './conn.ts';
-import { IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY } from '../netfilter/index.ts';
 
 /** Tracker verdicts: NF_ACCEPT, or the kernel's negative codes. */
 export const CT_INVALID = -NF_ACCEPT; // -1: not part of a connection, ct is dropped from the packet
@@ -91,11 +90,10 @@ export function tcpFlagsValid(flags: number): boolean {
   return VALID_FLAGS[flags & ~(TCP_ECE | TCP_CWR | TCP_PSH) & 0x3f] === 1;
 }
 
-const sNO = TCP_CONNTRACK_NONE, sSS = TCP_CONNTRACK_SYN_SENT, sSR = TCP_CONNTRACK_SYN_RECV,
+const sSS = TCP_CONNTRACK_SYN_SENT, sSR = TCP_CONNTRACK_SYN_RECV,
   sES = TCP_CONNTRACK_ESTABLISHED, sFW = TCP_CONNTRACK_FIN_WAIT, sCW = TCP_CONNTRACK_CLOSE_WAIT,
   sLA = TCP_CONNTRACK_LAST_ACK, sTW = TCP_CONNTRACK_TIME_WAIT, sCL = TCP_CONNTRACK_CLOSE,
   sS2 = TCP_CONNTRACK_SYN_SENT2, sIV = TCP_CONNTRACK_MAX, sIG = TCP_CONNTRACK_IGNORE;
-void sNO;
 
 /**
  * tcp_conntracks[dir][index][state], flattened as dir*60 + index*10 + state. Rows are

@@ -153,6 +153,11 @@ export function runPacketBranches(host: Host, spec: PacketSpec, opts: RunOptions
   }
   const once = (h: Host, script: boolean[] | null) => {
     const pkt: Packet = buildPacket(spec);
+    if (hook === NF_INET_LOCAL_OUT) {
+      // A local process sends it: as root unless the case names the socket's owner.
+      if (spec.uid === undefined) pkt.uid = 0;
+      if (spec.gid === undefined) pkt.gid = 0;
+    }
     h.setScript(script);
     const trace = new TraceCollector(opts.why ?? false);
     const outcome = h.inject(pkt, hook, trace);

@@ -190,7 +190,11 @@ export class Host implements HostView {
     for (let h = 0; h < 5; h++) {
       const list: HookEntry[] = [];
       for (let t = 0; t < NUM_TABLES; t++) {
-        if (this.compiled[t] && tableHasHook(t, h)) list.push({ priority: tablePriority(t, h), what: t });
+        const ct = this.compiled[t];
+        if (!ct || !tableHasHook(t, h)) continue;
+        // nf_nat registers its hook functions at all four nat hooks once any nat base chain
+        // exists (null bindings, un-NAT); other tables only where they have a base chain.
+        if (t === TABLE_NAT ? ct.hookChain.some((c) => c >= 0) : ct.hookChain[h]! >= 0) list.push({ priority: tablePriority(t, h), what: t });
       }
       if (this.conntrack) {
         if (h === NF_INET_PRE_ROUTING || h === NF_INET_LOCAL_OUT) list.push({ priority: NF_IP_PRI_CONNTRACK, what: CT_IN });
@@ -211,11 +215,7 @@ export class Host implements HostView {
   masqueradeAddr(pkt: Packet, out: Uint32Array): boolean {
     const r = this.routing.lookup(pkt.family, pkt.daddr);
     const near = r.via ?? pkt.daddr;
-    if (r.route?.src && r.dev === pkt.outIface) {
-      out.set(r.route.src);
-      return true;
-    }
-    return this.routing.selectAddr(pkt.family, pkt.outIface, near, out);
+    return this.routing.selectSourceAddr(pkt.family, pkt.outIface, near, out);
   }
   reversePathOk(pkt: Packet, loose: boolean, acceptLocal: boolean, _validMark: boolean): boolean {
     const t = this.routing.addrType(pkt.family, pkt.saddr, null);
@@ -339,8 +339,11 @@ export class Host implements HostView {
     if ((ci === IP_CT_NEW || ci === IP_CT_RELATED || ci === IP_CT_RELATED_REPLY) && !ctt.natInitialized(ct, manip)) {
       const before = trace !== null ? formatPacket(pkt) : '';
       this.ctx.table = TABLE_NAT;
-      const v = evaluate(this.compiled[TABLE_NAT]!, pkt, this.ctx, trace, this.decision);
-      if (v !== NF_ACCEPT) return v;
+      const nat = this.compiled[TABLE_NAT]!;
+      if (nat.hookChain[hook]! >= 0) {
+        const v = evaluate(nat, pkt, this.ctx, trace, this.decision);
+        if (v !== NF_ACCEPT) return v;
+      }
       if (!ctt.natInitialized(ct, manip)) {
         const r = ctt.allocNullBinding(ct, manip, hook);
         if (r !== NF_ACCEPT) return r;
@@ -370,6 +373,10 @@ export class Host implements HostView {
         return this.stackDrop(out, 'martian source (one of our own addresses from outside)');
       }
       if (fam === 4 && this.routing.isLoopbackV4(pkt.daddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian destination (127.0.0.0/8 from outside, route_localnet=0)');
+    }
+    if (fam === 4 ? pkt.daddr[0]! >>> 28 === 0xe : pkt.daddr[0]! >>> 24 === 0xff) {
+      // ip_route_input_mc: nfemu hosts join no multicast groups.
+      return this.stackDrop(out, 'multicast group not joined');
     }
     const r = this.routing.lookup(fam, pkt.daddr);
     if (r.type === RTN_LOCAL || r.type === RTN_BROADCAST) {

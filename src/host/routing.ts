@@ -204,13 +204,15 @@ export class Routing {
     return { type: m.type, dev: m.dev, via: m.via, route: m };
   }
 
-  /** inet_select_addr: the address of `dev` in the same subnet as `near`, else its first address of the family. */
+  /**
+   * The first primary address of `dev` (the one REDIRECT uses); with `near`, one whose
+   * subnet holds `near` is preferred. No fallback to other devices.
+   */
   selectAddr(family: Family, dev: string, near: Uint32Array | null, out: Uint32Array): boolean {
     const i = this.ifaces.get(dev);
     if (!i) return false;
     let first: IfaceAddr | null = null;
-    for (const a of i.addrs) {
-      if (a.family !== family) continue;
+    for (const a of primaries(i, family)) {
       if (first === null) first = a;
       if (near !== null && cidrContains(makeCidr(family, a.addr, prefixMask(family, a.prefix)), near)) {
         out.set(a.addr);
@@ -222,7 +224,57 @@ export class Routing {
     return true;
   }
 
+  /**
+   * inet_select_addr(dev, near, RT_SCOPE_UNIVERSE), as MASQUERADE calls it: a primary
+   * universe-scope address of `dev` (in near's subnet if any); when `dev` has none, the
+   * first such address of any device in interface order (loopback addresses have host
+   * scope and never qualify).
+   */
+  selectSourceAddr(family: Family, dev: string, near: Uint32Array | null, out: Uint32Array): boolean {
+    const i = this.ifaces.get(dev);
+    if (i) {
+      let first: IfaceAddr | null = null;
+      for (const a of primaries(i, family)) {
+        if (isHostScope(a)) continue;
+        if (first === null) first = a;
+        if (near !== null && cidrContains(makeCidr(family, a.addr, prefixMask(family, a.prefix)), near)) {
+          out.set(a.addr);
+          return true;
+        }
+      }
+      if (first !== null) {
+        out.set(first.addr);
+        return true;
+      }
+    }
+    for (const other of this.ifaces.values()) {
+      for (const a of primaries(other, family)) {
+        if (isHostScope(a)) continue;
+        out.set(a.addr);
+        return true;
+      }
+    }
+    return false;
+  }
+
   isLoopbackV4(w: Uint32Array): boolean {
     return cidrContains(LOOPBACK, w);
   }
+}
+
+/** The primary addresses of a family (an address inside an earlier address's subnet on the same device is secondary). */
+function primaries(i: Iface, family: Family): IfaceAddr[] {
+  const out: IfaceAddr[] = [];
+  for (const a of i.addrs) {
+    if (a.family !== family) continue;
+    const secondary = out.some((p) => p.prefix === a.prefix && cidrContains(makeCidr(family, p.addr, prefixMask(family, p.prefix)), a.addr));
+    if (!secondary) out.push(a);
+  }
+  return out;
+}
+
+/** 127.0.0.0/8 and ::1 get host scope. */
+function isHostScope(a: IfaceAddr): boolean {
+  if (a.family === 4) return a.addr[0]! >>> 24 === 127;
+  return a.addr[0] === 0 && a.addr[1] === 0 && a.addr[2] === 0 && a.addr[3] === 1;
 }

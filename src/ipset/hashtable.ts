@@ -54,6 +54,8 @@ export interface CidrSpec {
 
 export class HashTable {
   bits: number;
+  /** 2^bits - 1. */
+  private hmask: number;
   buckets: (Bucket | null)[];
   regionElements: Int32Array;
   /** Key words per entry id. */
@@ -80,6 +82,7 @@ export class HashTable {
     readonly cidr: CidrSpec | null,
   ) {
     this.bits = bits;
+    this.hmask = (2 ** bits - 1) | 0;
     this.buckets = new Array<Bucket | null>(2 ** bits).fill(null);
     this.regionElements = new Int32Array(numLocks(bits));
     const cap = 16;
@@ -96,7 +99,7 @@ export class HashTable {
 
   /** Bucket index of a key. Hot path. */
   bucketOf(k: Uint32Array, off: number): number {
-    return (jhash2(k, off, this.kw, this.initval) & ((2 ** this.bits) - 1)) >>> 0;
+    return (jhash2(k, off, this.kw, this.initval) & this.hmask) >>> 0;
   }
 
   private keyEquals(id: number, k: Uint32Array, off: number): boolean {
@@ -327,6 +330,7 @@ export class HashTable {
         }
       }
       this.bits = bits;
+      this.hmask = (size - 1) | 0;
       this.buckets = nb;
       this.regionElements = regions;
       return true;

@@ -18,4 +18,3 @@
 export { IpsetRegistry } from './registry.ts';
 export type { IpSet } from './types.ts';
 export { TYPE_NAMES } from './types.ts';
-export { jhash2 } from './jhash.ts';

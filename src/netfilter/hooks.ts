@@ -20,6 +20,12 @@ export const NF_IP_PRI_MANGLE = -150;
 export const NF_IP_PRI_NAT_DST = -100;
 export const NF_IP_PRI_FILTER = 0;
 export const NF_IP_PRI_SECURITY = 50;
+/**
+ * iptables-nft registers the security table's base chains at priority 150 (its nft.c
+ * table list), not at NF_IP_PRI_SECURITY: on a kernel loaded by iptables-nft, nat INPUT
+ * (100) runs before security INPUT. nfemu follows iptables-nft.
+ */
+export const NFT_SECURITY_PRIORITY = 150;
 export const NF_IP_PRI_NAT_SRC = 100;
 export const NF_IP_PRI_CONNTRACK_CONFIRM = 2147483647;
 
@@ -55,7 +61,7 @@ export function tablePriority(table: number, hook: number): number {
     case TABLE_NAT:
       return hook === NF_INET_PRE_ROUTING || hook === NF_INET_LOCAL_OUT ? NF_IP_PRI_NAT_DST : NF_IP_PRI_NAT_SRC;
     case TABLE_FILTER: return NF_IP_PRI_FILTER;
-    case TABLE_SECURITY: return NF_IP_PRI_SECURITY;
+    case TABLE_SECURITY: return NFT_SECURITY_PRIORITY;
     default: throw new RangeError(`no table ${table}`);
   }
 }

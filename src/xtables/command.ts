@@ -51,10 +51,12 @@ export function applyCommand(rs: Ruleset, line: string, opts: CommandOptions = {
     unknownMatches: opts.unknownMatches ?? 'error',
   });
   editor.apply(cmd, where);
+  const batch = editor.batchErrors[0];
+  if (batch) throw new NfemuError('VALIDATE', batch.message, { ...where, token: batch.token });
   const table = freezeTable(work);
-  validateTable(table, family, { file: opts.file, line: opts.line, sets: opts.sets ?? null });
+  if (table) validateTable(table, family, { file: opts.file, line: opts.line, sets: opts.sets ?? null });
   return produce(rs, (draft) => {
-    (draft.tables as (Table | undefined)[])[id] = table as Table;
+    (draft.tables as (Table | undefined)[])[id] = table as Table | undefined;
   });
 }
 

@@ -5,9 +5,14 @@
  * order loaded (implicit protocol matches as `-m tcp`), then `-j`/`-g` with options.
  */
 import { formatCidr, protoName, type Family } from '../core/index.ts';
-import { tableByName } from '../netfilter/index.ts';
+import { HOOK_NAMES, TABLE_HOOKS, tableByName } from '../netfilter/index.ts';
 import { getMatch, getTarget } from './ext.ts';
-import { TARGET_EXTENSION, TARGET_GOTO, type Chain, type Rule, type Ruleset, type Table } from './model.ts';
+import { TARGET_EXTENSION, TARGET_GOTO, ZERO_COUNTERS, type Chain, type Rule, type Ruleset, type Table } from './model.ts';
+
+function builtinChainNames(table: string): string[] {
+  const id = tableByName(table);
+  return id < 0 ? [] : HOOK_NAMES.filter((_, h) => (TABLE_HOOKS[id]! & (1 << h)) !== 0);
+}
 
 /** Table print order of iptables-nft-save (enum nft_table_type). */
 const NFT_TABLE_ORDER = ['mangle', 'security', 'raw', 'filter', 'nat'];
@@ -50,9 +55,13 @@ export function ruleKey(r: Rule, family: Family): string {
   return printRuleBody(r, family);
 }
 
-/** Chains in the order iptables-nft-save prints them. */
+/**
+ * Chains in the order iptables-nft-save prints them. It prints every built-in chain of the
+ * table, also those that do not exist as nf_tables base chains (ACCEPT, [0:0]).
+ */
 export function chainsInSaveOrder(t: Table): Chain[] {
-  const builtin = t.chains.filter((c) => c.builtin);
+  const have = new Map(t.chains.filter((c) => c.builtin).map((c) => [c.name, c]));
+  const builtin = builtinChainNames(t.name).map((n) => have.get(n) ?? { name: n, builtin: true, policy: 'ACCEPT' as const, counters: ZERO_COUNTERS, rules: [] });
   const user = t.chains.filter((c) => !c.builtin).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return [...builtin, ...user];
 }

@@ -1,14 +1,16 @@
 /**
- * Table validation at load, as the kernel does on commit: targets exist, no jump loops,
- * jump depth within nf_tables' stack, and every extension's checkentry with the hooks its
- * chain is reachable from (mark_source_chains). Errors carry the offending rule's line.
+ * Table validation at load, as the kernel does on commit: jump targets exist and are not
+ * base chains, jumps nest no deeper than nf_tables allows from a base chain (which also
+ * catches every loop a packet could enter), and every extension's checkentry with the
+ * hooks its chain is reachable from (mark_source_chains). Errors carry the offending
+ * rule's line.
  */
-import { NfemuError, type Family } from '../core/index.ts';
+import { NfemuError, cidrIsAny, type Family } from '../core/index.ts';
 import { HOOK_NAMES, hookByName } from '../netfilter/index.ts';
 import { getMatch, getTarget, type IpsetView } from './ext.ts';
 import { TARGET_EXTENSION, TARGET_GOTO, TARGET_JUMP, type Chain, type Rule, type Table } from './model.ts';
 
-/** NFT_JUMP_STACK_SIZE: nf_tables refuses deeper chain nesting. */
+/** NFT_JUMP_STACK_SIZE: a chain reached through this many jumps/gotos from a base chain is refused (EMLINK). */
 export const NFT_JUMP_STACK_SIZE = 16;
 
 export interface ValidateWhere {
@@ -16,6 +18,11 @@ export interface ValidateWhere {
   /** Line to blame when a rule has none (the COMMIT line). */
   readonly line?: number;
   readonly sets: IpsetView | null;
+}
+
+/** The parts of a table the structural checks read (a Table or an editor's working copy). */
+interface ChainsView {
+  readonly chains: readonly { readonly name: string; readonly builtin: boolean; readonly rules: readonly Rule[] }[];
 }
 
 /** Mask of hooks each chain is reachable from (1 << NF_INET_*), by chain name. */
@@ -49,6 +56,70 @@ function textifyHooks(mask: number): string {
   return HOOK_NAMES.filter((_, h) => mask & (1 << h)).join('/');
 }
 
+/** Where jumps nest too deep: the rule that enters the chain at depth NFT_JUMP_STACK_SIZE. */
+export interface DepthProblem {
+  /** The chain holding the blamed rule, and the rule. */
+  readonly chain: string;
+  readonly rule: Rule;
+  /** `INPUT -> A -> B -> A …`, for the message. */
+  readonly text: string;
+}
+
+/**
+ * nft_chain_validate: walking from every base chain, each jump or goto goes one level
+ * deeper; reaching level NFT_JUMP_STACK_SIZE is refused (EMLINK, "Too many links"). A
+ * loop reachable from a base chain is therefore refused; one that is not is accepted, as
+ * the kernel does. Jumps to missing or base chains are left to other checks.
+ */
+export function jumpDepthProblem(t: ChainsView): DepthProblem | null {
+  const byName = new Map(t.chains.map((c) => [c.name, c]));
+  const memo = new Map<string, number>(); // longest jump path below a chain
+  const onStack = new Set<string>();
+  const depth = (name: string): number => {
+    const m = memo.get(name);
+    if (m !== undefined) return m;
+    if (onStack.has(name)) return Infinity;
+    onStack.add(name);
+    let d = 0;
+    for (const r of byName.get(name)!.rules) {
+      const to = jumpTarget(r, byName);
+      if (to === null) continue;
+      const sub = 1 + depth(to);
+      if (sub > d) d = sub;
+      if (d === Infinity) break;
+    }
+    onStack.delete(name);
+    memo.set(name, d);
+    return d;
+  };
+  for (const c of t.chains) {
+    if (!c.builtin || depth(c.name) < NFT_JUMP_STACK_SIZE) continue;
+    // Follow a deepest path down to the rule that enters level NFT_JUMP_STACK_SIZE.
+    const path = [c.name];
+    let name = c.name;
+    for (let level = 1; ; level++) {
+      const here = depth(name);
+      const rule = byName.get(name)!.rules.find((r) => {
+        const to = jumpTarget(r, byName);
+        return to !== null && (here === Infinity ? depth(to) === Infinity : 1 + depth(to) === here);
+      })!;
+      const to = jumpTarget(rule, byName)!;
+      path.push(to);
+      if (level === NFT_JUMP_STACK_SIZE) {
+        return { chain: name, rule, text: `jumps nest deeper than ${NFT_JUMP_STACK_SIZE - 1} chains: ${path.join(' -> ')}` };
+      }
+      name = to;
+    }
+  }
+  return null;
+}
+
+function jumpTarget(r: Rule, byName: ReadonlyMap<string, { readonly builtin: boolean }>): string | null {
+  if (!r.target || (r.target.kind !== TARGET_JUMP && r.target.kind !== TARGET_GOTO)) return null;
+  const to = byName.get(r.target.name);
+  return to && !to.builtin ? r.target.name : null;
+}
+
 /** Throws NfemuError('VALIDATE') for the first problem the kernel would refuse the table for. */
 export function validateTable(t: Table, family: Family, where: ValidateWhere): void {
   const byName = new Map<string, Chain>(t.chains.map((c) => [c.name, c]));
@@ -56,47 +127,22 @@ export function validateTable(t: Table, family: Family, where: ValidateWhere): v
     throw new NfemuError('VALIDATE', msg, { file: where.file, line: r?.line ?? where.line, token });
   };
 
-  // Targets exist.
+  // Rules the kernel refuses on their own (a table built without the restore parser).
   for (const c of t.chains) {
     for (const r of c.rules) {
-      if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && !byName.has(r.target.name)) {
-        fail(`Chain '${r.target.name}' does not exist (jump from ${c.name})`, r, r.target.name);
+      if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO)) {
+        const to = byName.get(r.target.name);
+        if (!to) fail(`Chain '${r.target.name}' does not exist`, r, r.target.name);
+        if (to!.builtin) fail(`RULE_APPEND failed (Operation not supported): rule in chain ${c.name}`, r, r.target.name);
+      }
+      if ((r.src && r.src.invert && cidrIsAny(r.src.cidr)) || (r.dst && r.dst.invert && cidrIsAny(r.dst.cidr))) {
+        fail(`RULE_APPEND failed (Invalid argument): rule in chain ${c.name}`, r);
       }
     }
   }
 
-  // Loops and depth: depth-first over user chains with colours.
-  const state = new Map<string, number>(); // 0 new, 1 on stack, 2 done
-  const depth = new Map<string, number>(); // longest call chain below (in jumps)
-  const visit = (name: string, path: string[]): number => {
-    const s = state.get(name) ?? 0;
-    if (s === 1) {
-      const from = path.indexOf(name);
-      const loop = [...path.slice(from), name].join(' -> ');
-      const c = byName.get(path[path.length - 1]!)!;
-      const r = c.rules.find((x) => x.target && x.target.name === name) ?? null;
-      fail(`jump loop: ${loop} (the kernel refuses the table: Too many levels of symbolic links)`, r, name);
-    }
-    if (s === 2) return depth.get(name)!;
-    state.set(name, 1);
-    path.push(name);
-    let d = 0;
-    for (const r of byName.get(name)!.rules) {
-      if (!r.target || (r.target.kind !== TARGET_JUMP && r.target.kind !== TARGET_GOTO)) continue;
-      const sub = visit(r.target.name, path) + (r.target.kind === TARGET_JUMP ? 1 : 0);
-      if (sub > d) d = sub;
-    }
-    path.pop();
-    state.set(name, 2);
-    depth.set(name, d);
-    return d;
-  };
-  for (const c of t.chains) {
-    const d = visit(c.name, []);
-    if (c.builtin && d >= NFT_JUMP_STACK_SIZE) {
-      fail(`chain ${c.name}: jumps nest ${d} deep, more than nf_tables allows (${NFT_JUMP_STACK_SIZE}): Too many links`, null, c.name);
-    }
-  }
+  const deep = jumpDepthProblem(t);
+  if (deep) fail(`RULE_APPEND failed (Too many links): rule in chain ${deep.chain} (${deep.text})`, deep.rule, deep.chain);
 
   // Extension checks with the hooks each chain is reachable from.
   const hooks = reachableHooks(t);

@@ -27,10 +27,21 @@ export { parseConntrackList, parseConntrackLine } from './conntrack.ts';
 export { parseTraceDatagram, ctStateName, ctStatusNames, type RawTraceEvent } from './netlink.ts';
 export { buildIpPacket, buildFrame, parseIp as parseIpHeader, crc32c, type IpView } from './wire.ts';
 export { buildRuleMap, parseSave, type RuleMap, type RuleInfo } from './ruleset.ts';
-export { liveNamespaces } from './netns.ts';
+export { liveNamespaces, scratchPrefix } from './netns.ts';
 
 /** The programs the runner calls. */
-export const KERNEL_TOOLS: readonly string[] = ['ip', 'iptables-nft-restore', 'iptables-nft-save', 'nft', 'conntrack', 'ipset', 'python3'];
+export const KERNEL_TOOLS: readonly string[] = [
+  'ip',
+  'iptables-nft-restore',
+  'iptables-nft-save',
+  'ip6tables-nft-restore',
+  'ip6tables-nft-save',
+  'nft',
+  'conntrack',
+  'ipset',
+  'sysctl',
+  'python3',
+];
 
 function onPath(tool: string): boolean {
   const dirs = (process.env['PATH'] ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);

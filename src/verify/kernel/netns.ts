@@ -1,5 +1,5 @@
 /**
- * Scratch network namespaces: `nfemu-<id>-node` (the host under test) and `nfemu-<id>-peer`
+ * Scratch network namespaces: `nfemu-p<pid>-<n>-node` (the host under test) and `…-peer`
  * (the other end of every node interface). Nothing here touches the root namespace: veth
  * pairs are created inside the node namespace with their peer end moved straight into the
  * peer namespace, and every address, route and sysctl is set with `ip -n` / `ip netns exec`.
@@ -17,13 +17,44 @@ const live = new Set<string>();
 let hooked = false;
 let counter = 0;
 
+function cleanupSync(): void {
+  for (const name of live) runSync(['ip', 'netns', 'del', name], 3000);
+  live.clear();
+}
+
+/**
+ * Deletes what is left when the process ends: at 'exit', and on SIGINT/SIGTERM/SIGHUP while
+ * namespaces exist (the handler cleans up, removes itself and re-raises the signal, so the
+ * process still ends the way the signal says).
+ */
+function onSignal(sig: NodeJS.Signals): void {
+  cleanupSync();
+  disarmSignals();
+  process.kill(process.pid, sig);
+}
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let armed = false;
+function armSignals(): void {
+  if (armed) return;
+  armed = true;
+  for (const s of SIGNALS) process.on(s, onSignal);
+}
+function disarmSignals(): void {
+  if (!armed) return;
+  armed = false;
+  for (const s of SIGNALS) process.off(s, onSignal);
+}
+
 function hookExit(): void {
+  armSignals();
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
-    for (const name of live) runSync(['ip', 'netns', 'del', name], 3000);
-    live.clear();
-  });
+  process.on('exit', cleanupSync);
+}
+
+/** Every scratch namespace of this process is named `<prefix><counter>-node|peer`. */
+export function scratchPrefix(): string {
+  return `nfemu-p${process.pid.toString(36)}-`;
 }
 
 /** Names of the scratch namespaces this process has created and not yet deleted. */
@@ -40,9 +71,9 @@ export async function createScratch(): Promise<Scratch> {
   hookExit();
   let lastErr = '';
   for (let attempt = 0; attempt < 50; attempt++) {
-    const id = `${process.pid.toString(36)}${(counter++).toString(36)}`;
-    const node = `nfemu-${id}-node`;
-    const peer = `nfemu-${id}-peer`;
+    const id = `${scratchPrefix()}${(counter++).toString(36)}`;
+    const node = `${id}-node`;
+    const peer = `${id}-peer`;
     const a = await run(['ip', 'netns', 'add', node], { timeoutMs: 10000 });
     if (a.code !== 0) {
       lastErr = a.stderr.trim();
@@ -66,6 +97,7 @@ export async function createScratch(): Promise<Scratch> {
 async function deleteNs(name: string): Promise<void> {
   await run(['ip', 'netns', 'del', name], { timeoutMs: 10000 });
   live.delete(name);
+  if (live.size === 0) disarmSignals();
 }
 
 /** Deletes both namespaces (their veth pairs go with them). Never throws. */

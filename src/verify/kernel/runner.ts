@@ -143,8 +143,13 @@ class CaseRun {
     }
     if (this.input.ruleset !== null) {
       const text = this.input.ruleset.endsWith('\n') ? this.input.ruleset : this.input.ruleset + '\n';
+      // Without --noflush even when the case loads with it: the tables hold exactly this
+      // ruleset already, and flushing them first is what reloading onto a fresh host gives.
       await this.must([fam === 4 ? 'iptables-nft-restore' : 'ip6tables-nft-restore'], 'ruleset reload', text, 120000);
     }
+    // Rule state that outlives a rule replacement: `-m recent` lists are kept by name while
+    // any rule uses them, so a fresh host also means empty lists.
+    await this.must(['sh', '-c', 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true'], 'recent reset');
     const j = await this.must(['nft', '-j', 'list', 'ruleset'], 'nft -j list ruleset', '', 60000);
     this.map = buildRuleMap(j, this.save, fam);
   }
@@ -339,7 +344,7 @@ export async function runCase(caseObj: unknown, opts: KernelRunOptions = {}): Pr
     await nftScript(scratch.node, traceTableScript(input.family));
     try {
       if (input.ipsets !== null) await loadIpsets(scratch.node, input.ipsets);
-      if (input.ruleset !== null) await loadRuleset(scratch.node, input.family, input.ruleset);
+      if (input.ruleset !== null) await loadRuleset(scratch.node, input.family, input.ruleset, input.obj['noflush'] === true);
     } catch (e) {
       throw locateLoadError(e, input.rulesetFile);
     }

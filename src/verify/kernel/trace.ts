@@ -116,9 +116,13 @@ export function snapshotOf(p: PlacedEvent, ifnames: ReadonlyMap<number, string>)
 /** Trace entries for the placed events (the runner's own chains left out). */
 export function traceEntries(placed: readonly PlacedEvent[], map: RuleMap, ifnames: ReadonlyMap<number, string>): KernelTraceEntry[] {
   const out: KernelTraceEntry[] = [];
+  // The packet of a base-chain run rides on its first event; when that event is not an
+  // entry (the end of a built-in chain), it moves to the next entry (the policy).
+  let pending: KernelPacketSnapshot | null = null;
   for (const p of placed) {
     if (p.own) continue;
     const ev = p.ev;
+    if (p.ip) pending = snapshotOf(p, ifnames);
     const mark = formatMark(ev.mark);
     let entry: KernelTraceEntry;
     if (ev.type === NFT_TRACETYPE_POLICY) {
@@ -141,8 +145,10 @@ export function traceEntries(placed: readonly PlacedEvent[], map: RuleMap, ifnam
     } else {
       continue;
     }
-    const snap = snapshotOf(p, ifnames);
-    if (snap) entry.packet = snap;
+    if (pending) {
+      entry.packet = pending;
+      pending = null;
+    }
     out.push(entry);
   }
   return out;
@@ -176,9 +182,14 @@ export function wirePacket(ip: IpView, outIface: string): KernelWirePacket {
   return w;
 }
 
-/** Neighbour discovery, router solicitations and MLD: the node's own IPv6 housekeeping. */
-function isIpv6Housekeeping(ip: IpView): boolean {
-  return ip.family === 6 && ip.proto === 58 && ip.icmpType !== undefined && ((ip.icmpType >= 130 && ip.icmpType <= 137) || ip.icmpType === 143);
+/**
+ * The node's own housekeeping, not caused by the packet's fate in netfilter: IPv6 neighbour
+ * discovery, router solicitations and MLD, and ICMP redirects (sent when the node forwards a
+ * packet back out of the interface it came in by; not an error, and rate limited per peer).
+ */
+function isHousekeeping(ip: IpView): boolean {
+  if (ip.proto === 58 && ip.icmpType !== undefined) return (ip.icmpType >= 130 && ip.icmpType <= 137) || ip.icmpType === 143;
+  return ip.proto === 1 && ip.icmpType === 5;
 }
 
 export interface FrameIn {
@@ -201,7 +212,7 @@ export function classifyFrames(
     const type = (f.bytes[12]! << 8) | f.bytes[13]!;
     if (type !== (family === 4 ? ETH_P_IP : ETH_P_IPV6)) continue;
     const ip = parseIp(f.bytes.subarray(14));
-    if (!ip || isIpv6Housekeeping(ip)) continue;
+    if (!ip || isHousekeeping(ip)) continue;
     const w = wirePacket(ip, f.outIface);
     if (isOwn(ip)) egress.push({ ip, w });
     else emitted.push(w);
@@ -230,9 +241,10 @@ export interface FinalInput {
  * The final verdict and fate. DROP when a rule or policy dropped it (`by` names which);
  * otherwise `forwarded`/`sent` when it was captured leaving the node, `local` when it
  * passed the INPUT hook, else `stack_drop`. The tuple comes from the capture when there is
- * one, otherwise from the last event that carried the packet; interfaces, conntrack state
- * and status from that last event (the observer chains run after every table), the mark
- * from the last event of all.
+ * one, otherwise from the last event that carried the packet; the mark, conntrack state and
+ * status from that event (an observer chain's when the packet got past every table, so NAT
+ * and MARK are done; else the packet as it entered the chain that dropped it, as the
+ * recorded answers have it). Interfaces: the capture's when it left, else that event's.
  */
 export function finalOf(f: FinalInput): KernelFinal {
   let dropAt: KernelTraceEntry | null = null;
@@ -243,11 +255,9 @@ export function finalOf(f: FinalInput): KernelFinal {
     }
   }
   let lastSnap: PlacedEvent | null = null;
-  let lastMark = 0;
   let sawInput = false;
   for (const p of f.placed) {
     if (p.ip) lastSnap = p;
-    lastMark = p.ev.mark;
     if (p.hook === 'INPUT') sawInput = true;
   }
   const final = { verdict: dropAt ? 'DROP' : 'ACCEPT' } as KernelFinal;
@@ -274,20 +284,23 @@ export function finalOf(f: FinalInput): KernelFinal {
     final.icmp_code = t.icmp_code!;
     if (t.icmp_id !== undefined) final.icmp_id = t.icmp_id;
   }
-  if (snap) {
+  if (cap) {
+    // It left the node: where it went is the interface it was captured on.
+    final.out_iface = cap.out_iface;
+  } else if (snap) {
     if (snap.in_iface !== undefined) final.in_iface = snap.in_iface;
     if (snap.out_iface !== undefined) final.out_iface = snap.out_iface;
   } else if (f.sent.in_iface !== undefined) {
     final.in_iface = f.sent.in_iface;
   }
-  final.mark = formatMark(lastMark);
+  final.mark = snap?.mark ?? '0x0';
   if (snap?.ct_state !== undefined) final.ct_state = snap.ct_state;
   if (snap?.ct_status !== undefined) final.ct_status = snap.ct_status;
   final.tuple_source = cap ? 'capture' : 'trace';
   return final;
 }
 
-/** `nat:PREROUTING#1 JUMP:X | … | => ACCEPT forwarded 10.0.0.2:40000 -> 10.180.0.1:80`. */
+/** `nat:PREROUTING#1 JUMP:X | … | => ACCEPT forwarded 10.0.0.2:40000 -> 10.180.0.1:80 via cni0`. */
 export function summaryLine(trace: readonly KernelTraceEntry[], final: KernelFinal): string {
   const parts = trace.map((e) => `${e.table}:${e.chain}${e.rule_index !== null ? `#${e.rule_index}` : ''} ${e.verdict}`);
   const fam = parseWords(final.src)?.family ?? 4;
@@ -295,7 +308,10 @@ export function summaryLine(trace: readonly KernelTraceEntry[], final: KernelFin
     const ip = parseWords(addr);
     return ip ? formatEndpoint(fam, ip.w, port ?? null) : addr;
   };
-  parts.push(`=> ${final.verdict} ${final.fate} ${ends(final.src, final.sport)} -> ${ends(final.dst, final.dport)}`);
+  let tail = `=> ${final.verdict} ${final.fate} ${ends(final.src, final.sport)} -> ${ends(final.dst, final.dport)}`;
+  if (final.icmp_type !== undefined) tail += ` icmp type ${final.icmp_type}${final.icmp_id !== undefined ? ` id ${final.icmp_id}` : ''}`;
+  if (final.tuple_source === 'capture' && final.out_iface !== undefined) tail += ` via ${final.out_iface}`;
+  parts.push(tail);
   return parts.join(' | ');
 }
 

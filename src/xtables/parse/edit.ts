@@ -1,9 +1,17 @@
 /**
  * Applying iptables commands (-A -I -D -R -N -X -F -Z -P -E) to one table, with the
- * kernel tool's checks and wording. Works on a mutable table (an immer draft or the
- * restore parser's working copy); chains are found through an index kept alongside.
+ * checks and wording of iptables-nft 1.8.9. Works on a mutable table (the restore
+ * parser's or applyCommand's working copy); chains are found through an index kept
+ * alongside.
+ *
+ * iptables-nft reports a failing command in two ways, and so does this editor:
+ * - the tool's own checks against its cache (chain exists, rule number in range, policy
+ *   name): `line N failed: MESSAGE.` — thrown at once as NfemuError('VALIDATE');
+ * - errors the kernel returns for the batch (deleting a busy chain, a rule the kernel
+ *   refuses): `line N: CHAIN_DEL failed (…)` — collected in `batchErrors` and reported
+ *   after the whole table was applied, because the kernel only sees the batch at COMMIT.
  */
-import { NfemuError, type Family } from '../../core/index.ts';
+import { NfemuError, cidrIsAny, type Family } from '../../core/index.ts';
 import { TABLE_HOOKS, HOOK_NAMES, tableByName } from '../../netfilter/index.ts';
 import { ZERO_COUNTERS, TARGET_GOTO, TARGET_JUMP, type Chain, type Counters, type Rule, type Table } from '../model.ts';
 import type { ParsedCommand } from './rule.ts';
@@ -17,10 +25,33 @@ export interface MutableChain {
   rules: Rule[];
 }
 
+/** A table being edited. With no chains at all the table does not exist (yet). */
 export interface MutableTable {
   name: string;
   chains: MutableChain[];
 }
+
+interface Where {
+  readonly file?: string;
+  readonly line?: number;
+}
+
+/** A jump or goto to a chain that does not exist when the rule is added. */
+export class MissingChainError extends NfemuError {
+  constructor(readonly chain: string, where: Where) {
+    super('VALIDATE', `Chain '${chain}' does not exist`, { ...where, token: chain });
+  }
+}
+
+/** An error the kernel returns for one message of the batch (reported at COMMIT). */
+export interface BatchError {
+  readonly line: number | undefined;
+  readonly message: string;
+  readonly token: string;
+}
+
+/** The nf_tables batch operation a command turns into, as iptables names it in errors. */
+export const BATCH_OP: Readonly<Record<string, string>> = { A: 'RULE_APPEND', I: 'RULE_INSERT', R: 'RULE_REPLACE' };
 
 /** The built-in chain names of a table, in hook order. */
 export function builtinChains(table: string): string[] {
@@ -30,25 +61,37 @@ export function builtinChains(table: string): string[] {
   return HOOK_NAMES.filter((_, h) => (mask & (1 << h)) !== 0);
 }
 
-/** A new table with all its built-in chains (policy ACCEPT), as iptables-nft creates it. */
+/**
+ * A table that does not exist yet. iptables-nft creates it, with all its built-in chains
+ * (policy ACCEPT), on the first command that needs a chain (see TableEditor.ensureTable);
+ * a restore block that never does (`*filter` + `COMMIT`, or only `-F`) leaves no table.
+ */
 export function newMutableTable(name: string): MutableTable {
-  return {
-    name,
-    chains: builtinChains(name).map((c) => ({ name: c, builtin: true, policy: 'ACCEPT' as const, counters: ZERO_COUNTERS, rules: [] })),
-  };
+  return { name, chains: [] };
 }
 
 export function toMutable(t: Table): MutableTable {
   return { name: t.name, chains: t.chains.map((c) => ({ ...c, rules: c.rules.slice() })) };
 }
 
-export function freezeTable(t: MutableTable): Table {
+/** The finished table, or undefined when it has no chains (the table does not exist). */
+export function freezeTable(t: MutableTable): Table | undefined {
+  if (t.chains.length === 0) return undefined;
   return { name: t.name, chains: t.chains.map((c): Chain => ({ name: c.name, builtin: c.builtin, policy: c.policy, counters: c.counters, rules: c.rules })) };
+}
+
+/** Whether a rule jumps or goes to `chain`. */
+export function refersTo(r: Rule, chain: string): boolean {
+  return r.target !== null && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && r.target.name === chain;
 }
 
 /** Edits one table. Keeps a name → chain index so large restores stay linear. */
 export class TableEditor {
   private readonly index = new Map<string, MutableChain>();
+  /** Chains created in this transaction (nf_tables cannot rename those in the same batch). */
+  private readonly created = new Set<string>();
+  /** Kernel errors for the batch, in command order (see the file comment). */
+  readonly batchErrors: BatchError[] = [];
 
   constructor(readonly table: MutableTable, private readonly family: Family) {
     for (const c of table.chains) this.index.set(c.name, c);
@@ -58,78 +101,157 @@ export class TableEditor {
     return this.index.has(name);
   }
 
+  /** The built-in chain `name`, created (policy ACCEPT) if the table does not have it yet; null if it is no built-in name. */
+  ensureBuiltin(name: string): MutableChain | null {
+    const have = this.index.get(name);
+    if (have) return have.builtin ? have : null;
+    const order = builtinChains(this.table.name);
+    const pos = order.indexOf(name);
+    if (pos < 0) return null;
+    const c: MutableChain = { name, builtin: true, policy: 'ACCEPT', counters: ZERO_COUNTERS, rules: [] };
+    // Built-in chains stay first, in hook order.
+    let at = 0;
+    while (at < this.table.chains.length && this.table.chains[at]!.builtin && order.indexOf(this.table.chains[at]!.name) < pos) at++;
+    this.table.chains.splice(at, 0, c);
+    this.index.set(name, c);
+    return c;
+  }
+
   get(name: string): MutableChain | undefined {
     return this.index.get(name);
   }
 
-  private fail(message: string, where: { file?: string; line?: number }, token?: string, code: 'PARSE' | 'VALIDATE' = 'VALIDATE'): never {
-    throw new NfemuError(code, message, { ...where, token });
+  /** Whether the table exists (has its built-in chains). */
+  get exists(): boolean {
+    return this.table.chains.length > 0;
   }
 
-  private need(name: string | undefined, where: { file?: string; line?: number }): MutableChain {
-    if (name === undefined) this.fail('no chain given', where);
-    const c = this.index.get(name!);
-    if (!c) this.fail(`Chain '${name}' does not exist`, where, name);
+  /** Creates the table's built-in chains if the table does not exist yet (nft_xt_builtin_init). */
+  ensureTable(): void {
+    if (this.exists) return;
+    for (const name of builtinChains(this.table.name)) {
+      const c: MutableChain = { name, builtin: true, policy: 'ACCEPT', counters: ZERO_COUNTERS, rules: [] };
+      this.table.chains.push(c);
+      this.index.set(name, c);
+    }
+  }
+
+  private fail(message: string, where: Where, token?: string): never {
+    throw new NfemuError('VALIDATE', message, { ...where, token });
+  }
+
+  /** The chain a command names; ENOENT in the tool's words when there is none. */
+  private need(name: string | undefined, where: Where): MutableChain {
+    const c = name === undefined ? undefined : this.index.get(name);
+    if (!c) this.fail(`No chain/target/match by that name`, where, name);
     return c!;
   }
 
-  /** Creates a user chain, or flushes it if it exists (restore's `:NAME -` line). */
-  declareChain(name: string, where: { file?: string; line?: number }, flushExisting: boolean): MutableChain {
+  private batch(where: Where, message: string, token: string): void {
+    this.batchErrors.push({ line: where.line, message, token });
+  }
+
+  /** Restore's `:NAME -` line: creates a user chain, or flushes it if it exists. */
+  declareChain(name: string, where: Where, flushExisting: boolean): MutableChain {
+    this.ensureTable();
     const c = this.index.get(name);
     if (c) {
       if (flushExisting) c.rules = [];
       return c;
     }
-    return this.newChain(name, where);
+    return this.addChain(name);
   }
 
-  newChain(name: string, where: { file?: string; line?: number }): MutableChain {
-    if (this.index.has(name)) this.fail(`Chain '${name}' already exists`, where, name);
-    if (name.length > 28) this.fail(`Invalid chain name \`${name}' (28 chars max)`, where, name, 'PARSE');
-    if (name.startsWith('-') || name === '!' || /[\s]/.test(name)) this.fail(`Invalid chain name \`${name}'`, where, name, 'PARSE');
+  private addChain(name: string): MutableChain {
     const c: MutableChain = { name, builtin: false, policy: null, counters: ZERO_COUNTERS, rules: [] };
     this.table.chains.push(c);
     this.index.set(name, c);
+    this.created.add(name);
     return c;
   }
 
-  /** Sets a built-in chain's policy (`:INPUT DROP [p:b]` or -P). */
-  setPolicy(name: string, policy: string, counters: Counters | null, where: { file?: string; line?: number }): void {
+  /** `-N NAME` (the name was checked when the line was parsed). */
+  newChain(name: string, where: Where): MutableChain {
+    this.ensureTable();
+    if (this.index.has(name)) this.fail(`Chain already exists`, where, name);
+    return this.addChain(name);
+  }
+
+  /** Sets a built-in chain's policy (`:INPUT DROP [p:b]` or -P); `-` leaves it as it is. */
+  setPolicy(name: string, policy: string, counters: Counters | null, where: Where): void {
+    this.ensureTable();
     const c = this.index.get(name);
-    if (!c || !c.builtin) this.fail(`Chain '${name}' is not a built-in chain: cannot set policy \`${policy}'`, where, name);
-    if (policy !== 'ACCEPT' && policy !== 'DROP') {
-      this.fail(`Can't set policy \`${policy}' on \`${name}': Bad policy name (built-in chains take ACCEPT or DROP)`, where, policy);
+    if (!c || !c.builtin) this.fail(`Bad built-in chain name`, where, name);
+    // `:INPUT - [p:b]` keeps the policy (only a restore line can say `-`).
+    if (policy !== '-') {
+      if (policy !== 'ACCEPT' && policy !== 'DROP') this.fail(`Bad policy name`, where, policy);
+      c!.policy = policy as 'ACCEPT' | 'DROP';
     }
-    c!.policy = policy as 'ACCEPT' | 'DROP';
     if (counters) c!.counters = counters;
   }
 
+  /** Kernel checks of one rule as it is added (nf_tables_newrule), recorded as batch errors. */
+  private checkNewRule(cmd: string, chain: string, r: Rule, where: Where): void {
+    const op = BATCH_OP[cmd] ?? 'RULE_APPEND';
+    if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO)) {
+      const to = this.index.get(r.target.name)!;
+      // nft_verdict_init: a jump to a base chain is refused.
+      if (to.builtin) this.batch(where, `${op} failed (Operation not supported): rule in chain ${chain}`, r.target.name);
+    }
+    // A negated match-everything address compares zero bytes: the kernel refuses it.
+    if ((r.src && r.src.invert && cidrIsAny(r.src.cidr)) || (r.dst && r.dst.invert && cidrIsAny(r.dst.cidr))) {
+      this.batch(where, `${op} failed (Invalid argument): rule in chain ${chain}`, r.src?.invert ? '-s' : '-d');
+    }
+  }
+
+  /** Jump and goto targets must exist when the rule is added (iptables-nft checks its cache). */
+  private checkTargets(rules: readonly Rule[], where: Where): void {
+    for (const r of rules) {
+      if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && !this.index.has(r.target.name)) {
+        throw new MissingChainError(r.target.name, where);
+      }
+    }
+  }
+
   /** Applies one parsed command. */
-  apply(cmd: ParsedCommand, where: { file?: string; line?: number }): void {
+  apply(cmd: ParsedCommand, where: Where): void {
+    if (cmd.skip) return;
     switch (cmd.command) {
       case 'A': {
+        this.ensureTable();
+        this.checkTargets(cmd.rules, where);
         const c = this.need(cmd.chain, where);
-        for (const r of cmd.rules) c.rules.push(r);
+        for (const r of cmd.rules) {
+          this.checkNewRule('A', c.name, r, where);
+          c.rules.push(r);
+        }
         return;
       }
       case 'I': {
+        this.ensureTable();
+        this.checkTargets(cmd.rules, where);
         const c = this.need(cmd.chain, where);
         const pos = (cmd.rulenum ?? 1) - 1;
         if (pos > c.rules.length) this.fail(`Index of insertion too big`, where, String(cmd.rulenum));
+        for (const r of cmd.rules) this.checkNewRule('I', c.name, r, where);
         c.rules.splice(pos, 0, ...cmd.rules);
         return;
       }
       case 'R': {
+        this.checkTargets(cmd.rules, where);
         const c = this.need(cmd.chain, where);
+        // iptables-nft finds no rule at all in an empty chain (ENOENT), else E2BIG.
+        if (c.rules.length === 0) this.fail(`No chain/target/match by that name`, where, String(cmd.rulenum));
         const pos = cmd.rulenum! - 1;
         if (pos >= c.rules.length) this.fail(`Index of replacement too big`, where, String(cmd.rulenum));
-        if (cmd.rules.length !== 1) this.fail(`-R takes exactly one rule (addresses expanded to ${cmd.rules.length})`, where);
+        this.checkNewRule('R', c.name, cmd.rules[0]!, where);
         c.rules[pos] = cmd.rules[0]!;
         return;
       }
       case 'D': {
         const c = this.need(cmd.chain, where);
         if (cmd.rulenum !== undefined) {
+          if (c.rules.length === 0) this.fail(`No chain/target/match by that name`, where, String(cmd.rulenum));
           if (cmd.rulenum > c.rules.length) this.fail(`Index of deletion too big`, where, String(cmd.rulenum));
           c.rules.splice(cmd.rulenum - 1, 1);
           return;
@@ -154,34 +276,38 @@ export class TableEditor {
         this.newChain(cmd.chain!, where);
         return;
       case 'X': {
+        const busy = (c: MutableChain): boolean =>
+          c.rules.length > 0 || this.table.chains.some((o) => o.rules.some((r) => refersTo(r, c.name)));
         if (cmd.chain === undefined) {
-          // Delete every user chain (each must be unreferenced from outside the user chains).
+          // Every user chain; nf_tables refuses (EBUSY) one that has rules or is referenced.
           for (const c of this.table.chains) {
-            if (c.builtin) continue;
-            for (const b of this.table.chains) {
-              if (!b.builtin) continue;
-              if (b.rules.some((r) => refersTo(r, c.name))) this.fail(`CHAIN_USER_DEL failed (Device or resource busy): chain ${c.name}`, where, c.name);
-            }
+            if (!c.builtin && busy(c)) this.batch(where, `CHAIN_DEL failed (Device or resource busy): chain ${c.name}`, c.name);
           }
           this.table.chains = this.table.chains.filter((c) => c.builtin);
           for (const k of [...this.index.keys()]) if (!this.index.get(k)!.builtin) this.index.delete(k);
           return;
         }
         const c = this.need(cmd.chain, where);
-        if (c.builtin) this.fail(`Cannot delete built-in chain \`${c.name}'`, where, c.name);
-        for (const o of this.table.chains) {
-          if (o.rules.some((r) => refersTo(r, c.name))) this.fail(`CHAIN_USER_DEL failed (Device or resource busy): chain ${c.name}`, where, c.name);
-        }
-        if (c.rules.length > 0) this.fail(`CHAIN_USER_DEL failed (Device or resource busy): chain ${c.name}`, where, c.name);
+        // iptables-nft looks the name up among user chains only.
+        if (c.builtin) this.fail(`No chain/target/match by that name`, where, c.name);
+        if (busy(c)) this.batch(where, `CHAIN_DEL failed (Device or resource busy): chain ${c.name}`, c.name);
         this.table.chains = this.table.chains.filter((x) => x !== c);
         this.index.delete(c.name);
         return;
       }
       case 'F':
-        if (cmd.chain === undefined) for (const c of this.table.chains) c.rules = [];
-        else this.need(cmd.chain, where).rules = [];
+        if (cmd.chain === undefined) {
+          for (const c of this.table.chains) c.rules = [];
+        } else {
+          this.ensureTable();
+          this.need(cmd.chain, where).rules = [];
+        }
         return;
       case 'Z': {
+        if (cmd.rulenum !== undefined) {
+          // CMD_ZERO_NUM: iptables-nft 1.8.9 fails the line without a reason.
+          this.fail(`line failed (iptables-nft does not zero single rules: -Z CHAIN RULENUM)`, where, String(cmd.rulenum));
+        }
         const zero = (c: MutableChain) => {
           c.counters = ZERO_COUNTERS;
           c.rules = c.rules.map((r) => (r.counters === ZERO_COUNTERS ? r : { ...r, counters: ZERO_COUNTERS }));
@@ -191,15 +317,18 @@ export class TableEditor {
         return;
       }
       case 'P':
-        this.need(cmd.chain, where);
         this.setPolicy(cmd.chain!, cmd.policy!, null, where);
         return;
       case 'E': {
         const c = this.need(cmd.chain, where);
-        if (c.builtin) this.fail(`Can't rename built-in chain \`${c.name}'`, where, c.name);
+        // Deviation: iptables-nft 1.8.9 renames even a built-in chain (the table then
+        // holds an incompatible base chain); nfemu refuses it.
+        if (c.builtin) this.fail(`No chain/target/match by that name (nfemu does not rename built-in chains)`, where, c.name);
         const to = cmd.newName!;
-        if (this.index.has(to)) this.fail(`Chain '${to}' already exists`, where, to);
-        if (to.length > 28) this.fail(`Invalid chain name \`${to}' (28 chars max)`, where, to, 'PARSE');
+        if (this.index.has(to)) this.fail(`File exists`, where, to);
+        if (this.created.has(c.name)) {
+          this.batch(where, `CHAIN_RENAME failed (No such file or directory): chain ${to}`, to);
+        }
         this.index.delete(c.name);
         const from = c.name;
         c.name = to;
@@ -210,11 +339,9 @@ export class TableEditor {
         return;
       }
       case 'L': case 'S':
-        this.fail(`-${cmd.command} lists rules; nfemu applies only commands that change them here`, where, `-${cmd.command}`, 'PARSE');
+        // Listing changes nothing; the chain must exist when one is named.
+        if (cmd.chain !== undefined) this.need(cmd.chain, where);
+        return;
     }
   }
-}
-
-export function refersTo(r: Rule, chain: string): boolean {
-  return r.target !== null && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && r.target.name === chain;
 }

@@ -1,24 +1,31 @@
 /**
- * The iptables command line of one rule: getopt-style option parsing with the module
- * option tables merged as iptables does (the newest `-m` module's options first, the
- * target's options after `-j`, the protocol match loaded implicitly on the first option
- * nobody knows), then expansion of address lists into one rule per address pair.
+ * The iptables command line of one rule, as iptables 1.8.9 (nf_tables back end) parses it
+ * (iptables/xshared.c do_parse): getopt-style option parsing with the module option tables
+ * merged as iptables does (the newest `-m` module's options first, the target's options
+ * after `-j`, the protocol match loaded implicitly on the first option nobody knows), the
+ * command/option compatibility table, then expansion of address lists into one rule per
+ * address pair. Everything here is a parse-time check ("Error occurred at line: N"); what
+ * needs the chains (existence, rule numbers) is checked when the command is applied
+ * (edit.ts).
  */
-import { NfemuError, parseCidr, protoNumber, protoName, type Cidr, type Family } from '../../core/index.ts';
+import { NfemuError, cidrIsAny, parseCidr, protoNumber, type Cidr, type Family } from '../../core/index.ts';
 import { getMatch, getTarget, type MatchExt, type OptionDef, type OptionUse, type ParseEnv, type TargetExt } from '../ext.ts';
 import {
   TARGET_EXTENSION, TARGET_GOTO, TARGET_JUMP, TARGET_VERDICT, ZERO_COUNTERS,
   type AddrMatch, type Counters, type IfaceMatch, type MatchSpec, type ProtoMatch, type Rule, type TargetSpec,
 } from '../model.ts';
 
-/** Commands iptables takes (one per line in restore input). */
+/**
+ * Commands iptables takes (one per line in restore input). `D` with a rule number is
+ * iptables' CMD_DELETE_NUM, `Z` with one its CMD_ZERO_NUM (rulenum set).
+ */
 export type CommandLetter = 'A' | 'I' | 'D' | 'R' | 'C' | 'N' | 'X' | 'F' | 'Z' | 'P' | 'E' | 'L' | 'S';
 
 export interface ParsedCommand {
   readonly command: CommandLetter;
   /** The chain the command names (absent for -F/-X/-Z/-L/-S without one). */
   readonly chain?: string;
-  /** -I/-R/-D rule number (1-based), -P policy, -E new name. */
+  /** -I/-R/-D/-Z/-L/-S rule number (1-based), -P policy, -E new name. */
   readonly rulenum?: number;
   readonly policy?: string;
   readonly newName?: string;
@@ -28,6 +35,11 @@ export interface ParsedCommand {
   readonly rules: readonly Rule[];
   /** `-4`/`-6` seen. */
   readonly family?: Family;
+  /**
+   * iptables-restore skips a line that carries the other family's flag (`-6` in
+   * iptables-restore, `-4` in ip6tables-restore): nothing is applied.
+   */
+  readonly skip?: boolean;
 }
 
 /** How a caller treats match modules nfemu does not know. */
@@ -37,15 +49,25 @@ export interface RuleParseOptions {
   readonly family: Family;
   /** The table the line belongs to (restore) or the default table (commands). */
   readonly table: string;
-  /** Whether a name is a chain of the current table (for -j/-g resolution). */
+  /**
+   * Whether a name is known as a chain when the line is parsed: a `-j NAME` naming one is
+   * a jump even when a target of that name exists (iptables-restore announces `:NAME`
+   * chains before parsing rules). Other names that are neither verdicts nor targets are
+   * jumps too; whether the chain exists is checked when the command is applied.
+   */
   readonly isChain: (name: string) => boolean;
   readonly file?: string;
   readonly line?: number;
-  /** Restore input: -t is refused. */
+  /** Restore input: -t is refused, lines of the other family are skipped. */
   readonly restore: boolean;
   readonly unknownMatches?: UnknownMatchPolicy;
   /** Warnings (unknown modules skipped by policy). */
   readonly warn?: (message: string) => void;
+  /**
+   * Restore with --counters and a `[p:b]` prefix: iptables-restore passes them on as
+   * `--set-counters p b`, which counts as option -c (illegal with -D, -N, …).
+   */
+  readonly setCounters?: { readonly packets: string; readonly bytes: string };
 }
 
 interface GenericOpt {
@@ -54,6 +76,7 @@ interface GenericOpt {
   readonly arg: 0 | 1 | 2;
 }
 
+/** iptables' original_opts (xshared.c), in its order (getopt_long matches in this order). */
 const LONG_GENERIC: ReadonlyMap<string, GenericOpt> = new Map<string, GenericOpt>([
   ['append', { letter: 'A', arg: 1 }], ['delete', { letter: 'D', arg: 1 }], ['check', { letter: 'C', arg: 1 }],
   ['insert', { letter: 'I', arg: 1 }], ['replace', { letter: 'R', arg: 1 }], ['list', { letter: 'L', arg: 2 }],
@@ -65,6 +88,7 @@ const LONG_GENERIC: ReadonlyMap<string, GenericOpt> = new Map<string, GenericOpt
   ['match', { letter: 'm', arg: 1 }], ['numeric', { letter: 'n', arg: 0 }], ['out-interface', { letter: 'o', arg: 1 }],
   ['verbose', { letter: 'v', arg: 0 }], ['wait', { letter: 'w', arg: 2 }], ['wait-interval', { letter: 'W', arg: 2 }],
   ['exact', { letter: 'x', arg: 0 }], ['fragments', { letter: 'f', arg: 0 }], ['fragment', { letter: 'f', arg: 0 }],
+  ['version', { letter: 'V', arg: 0 }], ['help', { letter: 'h', arg: 2 }],
   ['line-numbers', { letter: '0', arg: 0 }], ['modprobe', { letter: 'M', arg: 1 }], ['set-counters', { letter: 'c', arg: 1 }],
   ['goto', { letter: 'g', arg: 1 }], ['ipv4', { letter: '4', arg: 0 }], ['ipv6', { letter: '6', arg: 0 }],
 ]);
@@ -81,12 +105,67 @@ const SHORT_GENERIC: ReadonlyMap<string, GenericOpt> = new Map<string, GenericOp
   ['h', { letter: 'h', arg: 2 }], ['V', { letter: 'V', arg: 0 }],
 ]);
 
-const COMMAND_LETTERS = new Set(['A', 'C', 'D', 'R', 'I', 'L', 'S', 'F', 'Z', 'N', 'X', 'E', 'P']);
 const VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE']);
+
+/**
+ * Names iptables 1.8.9 loads as targets (checked one by one with `iptables-nft -N NAME`,
+ * which refuses them: "chain name may not clash with target name"). A `-j NAME` naming one
+ * of these that nfemu does not implement is refused as unsupported instead of being taken
+ * for a jump to a chain.
+ */
+const KERNEL_TARGETS_V4: ReadonlySet<string> = new Set([
+  'AUDIT', 'CHECKSUM', 'CLASSIFY', 'CLUSTERIP', 'CONNMARK', 'CONNSECMARK', 'CT', 'DNAT', 'DSCP', 'ECN', 'HMARK',
+  'IDLETIMER', 'LED', 'LOG', 'MARK', 'MASQUERADE', 'NETMAP', 'NFLOG', 'NFQUEUE', 'NOTRACK', 'RATEEST', 'REDIRECT',
+  'REJECT', 'SECMARK', 'SET', 'SNAT', 'SYNPROXY', 'TCPMSS', 'TCPOPTSTRIP', 'TEE', 'TOS', 'TPROXY', 'TRACE', 'TTL', 'ULOG',
+  'standard',
+]);
+const KERNEL_TARGETS_V6: ReadonlySet<string> = new Set([
+  'AUDIT', 'CHECKSUM', 'CLASSIFY', 'CONNMARK', 'CONNSECMARK', 'CT', 'DNAT', 'DNPT', 'DSCP', 'HL', 'HMARK',
+  'IDLETIMER', 'LED', 'LOG', 'MARK', 'MASQUERADE', 'NETMAP', 'NFLOG', 'NFQUEUE', 'NOTRACK', 'RATEEST', 'REDIRECT',
+  'REJECT', 'SECMARK', 'SET', 'SNAT', 'SNPT', 'SYNPROXY', 'TCPMSS', 'TCPOPTSTRIP', 'TEE', 'TOS', 'TPROXY', 'TRACE',
+  'standard',
+]);
+
+/** Whether iptables would load `name` as a target (a verdict, a registered or a kernel target). */
+export function isTargetName(name: string, family: Family): boolean {
+  if (VERDICTS.has(name)) return true;
+  const ext = getTarget(name);
+  if (ext && (ext.family === undefined || ext.family === family)) return true;
+  return (family === 6 ? KERNEL_TARGETS_V6 : KERNEL_TARGETS_V4).has(name);
+}
+
 /** XT_EXTENSION_MAXNAMELEN - 1 */
 export const MAX_CHAIN_NAME = 28;
 /** IFNAMSIZ - 1 */
 const MAX_IFACE = 15;
+
+/**
+ * assert_valid_chain_name (xshared.c): the checks `-N NAME` and `:NAME` lines get. For
+ * `:NAME` lines iptables announces the name as a chain first, so only the verdicts clash
+ * there (`announced`).
+ */
+export function chainNameProblem(name: string, family: Family, announced: boolean): string | null {
+  if (name.length > MAX_CHAIN_NAME) return `chain name \`${name}' too long (must be under ${MAX_CHAIN_NAME + 1} chars)`;
+  if (name[0] === '-' || name[0] === '!') return `chain name not allowed to start with \`${name[0]}'`;
+  if (announced ? VERDICTS.has(name) : isTargetName(name, family)) return `chain name may not clash with target name`;
+  if (/\s/.test(name)) return `Invalid chain name \`${name}'`;
+  return null;
+}
+
+/**
+ * Generic options in the order generic_opt_check tests them, and which of them each
+ * command refuses ("Illegal option `-X' with this command"); -v is allowed everywhere.
+ * Checked against iptables-nft-restore 1.8.9 (see test/xtables/parse.test.ts).
+ */
+const OPT_ORDER = ['n', 's', 'd', 'p', 'j', 'v', 'x', 'i', 'o', '0', 'c', 'f'] as const;
+const RULE_CMD_ILLEGAL = 'nx0';
+const ILLEGAL: Readonly<Record<string, string>> = {
+  A: RULE_CMD_ILLEGAL, I: RULE_CMD_ILLEGAL, R: RULE_CMD_ILLEGAL,
+  D: 'nx0c', C: 'nx0c', DNUM: 'nsdpjxio0cf',
+  L: 'sdpjiocf', S: 'nsdpjxio0cf',
+  F: 'nsdpjxio0cf', Z: 'nsdpjxio0cf', N: 'nsdpjxio0cf', X: 'nsdpjxio0cf', E: 'nsdpjxio0cf',
+  P: 'nsdpjxio0f',
+};
 
 /** One loaded module instance and the options given to it so far. */
 interface Loaded {
@@ -130,6 +209,13 @@ function protoMatchName(proto: number, family: Family): string | null {
   }
 }
 
+/** A long-option lookup result: a generic option, or a module's. */
+interface LongHit {
+  readonly mod: Loaded | null;
+  readonly def: OptionDef | GenericOpt;
+  readonly generic: boolean;
+}
+
 /**
  * Parses the arguments of one iptables command (without the program name).
  * Throws NfemuError('PARSE') naming the offending token, with iptables' wording.
@@ -152,7 +238,6 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
   let inIface = null as IfaceMatch | null;
   let outIface = null as IfaceMatch | null;
   let proto = null as ProtoMatch | null;
-  let protoText = '';
   let fragment = null as { invert: boolean } | null;
   let counters: Counters = ZERO_COUNTERS;
   let targetName = null as string | null;
@@ -161,6 +246,8 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
   const loaded: Loaded[] = [];
   let target = null as Loaded | null;
   let invert = false;
+  /** Generic option letters seen (for the command/option table). */
+  const seen = new Set<string>();
 
   const envFor = (): ParseEnv => ({
     family: o.family,
@@ -185,8 +272,13 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
     loaded.push({ kind: 'match', ext: ext!, byName: optionsByName(ext!), opts: [], completed: false });
   };
 
-  /** Finds the module whose option this long name is, getopt-style (exact, then unique prefix). */
-  const resolveLong = (name: string): { mod: Loaded | null; def: OptionDef | GenericOpt; generic: boolean } | 'ambiguous' | null => {
+  /**
+   * Finds the module whose option this long name is, the way getopt_long does over the
+   * merged table: an exact name first, else a unique prefix. Two prefix hits are
+   * ambiguous unless they are the same option (same generic letter, or the same module
+   * option under another spelling); getopt then reports the option as unknown.
+   */
+  const resolveLong = (name: string): LongHit | 'ambiguous' | null => {
     const g = LONG_GENERIC.get(name);
     if (g) return { mod: null, def: g, generic: true };
     if (target) {
@@ -198,16 +290,24 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
       const d = l.byName.get(name);
       if (d) return l.completed ? null : { mod: l, def: d, generic: false };
     }
-    // Unique-prefix abbreviation, as getopt_long allows.
-    const hits: { mod: Loaded | null; def: OptionDef | GenericOpt; generic: boolean; full: string }[] = [];
-    for (const [full, def] of LONG_GENERIC) if (full.startsWith(name)) hits.push({ mod: null, def, generic: true, full });
+    const hits: LongHit[] = [];
+    const keys = new Set<unknown>();
+    for (const [full, def] of LONG_GENERIC) {
+      if (!full.startsWith(name)) continue;
+      hits.push({ mod: null, def, generic: true });
+      keys.add(`${def.letter}/${def.arg}`);
+    }
     const mods = target ? [target, ...loaded.slice().reverse()] : loaded.slice().reverse();
     for (const l of mods) {
-      for (const [full, def] of l.byName) if (full.startsWith(name) && !l.completed) hits.push({ mod: l, def, generic: false, full });
+      if (l.completed) continue;
+      for (const [full, def] of l.byName) {
+        if (!full.startsWith(name)) continue;
+        hits.push({ mod: l, def, generic: false });
+        keys.add(def);
+      }
     }
     if (hits.length === 0) return null;
-    const distinct = new Set(hits.map((h) => h.def));
-    if (distinct.size > 1) return 'ambiguous';
+    if (keys.size > 1) return 'ambiguous';
     return hits[0]!;
   };
 
@@ -221,50 +321,50 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
     i++;
     return a;
   };
-  /** Optional positional argument: the next word if it does not start with '-' or '!'. */
+  /** xs_has_arg: the next word, if it does not start with '-' or '!'. */
   const peekPositional = (): string | undefined => {
     const a = argv[i];
-    if (a !== undefined && a[0] !== '-' && a !== '!') {
+    if (a !== undefined && a[0] !== '-' && a[0] !== '!') {
       i++;
       return a;
     }
     return undefined;
   };
+  /** parse_rulenumber. */
+  const ruleNumber = (n: string): number => {
+    if (!/^[0-9]+$/.test(n) || Number(n) < 1 || Number(n) > 0x7fffffff) fail(`Invalid rule number \`${n}'`, n);
+    return Number(n);
+  };
 
   const setCommand = (letter: CommandLetter, token: string): void => {
+    if (invert) fail(`unexpected '!' flag`, token);
     if (command !== null) fail(`Cannot use -${letter} with -${command}`, token);
-    if (invert) fail(`unexpected ! flag before --${letter}`, token);
     command = letter;
   };
 
-  const handleGeneric = (letter: string, token: string, inlineArg: string | undefined): void => {
+  /** Returns false when the line is to be skipped (other family's flag in restore). */
+  const handleGeneric = (letter: string, token: string, inlineArg: string | undefined): boolean => {
     const arg = (req: boolean) => (inlineArg !== undefined ? inlineArg : takeArg(token, req));
     const inv = invert;
-    invert = false;
+    /** set_option: only -s -d -p -i -o -f take `!`. */
     const noInvert = () => {
-      if (inv) fail(`cannot have ! before ${token}`, token);
+      if (inv) fail(`cannot have ! before -${letter === 'g' ? 'j' : letter}`, token);
     };
     switch (letter) {
       case 'A': case 'C': case 'D': case 'R': case 'I': case 'N': case 'E': case 'P':
       case 'F': case 'Z': case 'X': case 'L': case 'S': {
-        invert = inv;
         setCommand(letter as CommandLetter, token);
-        invert = false;
         const opt = LONG_GENERIC.get(token.replace(/^--/, '')) ?? SHORT_GENERIC.get(letter)!;
         if (opt.arg === 1) chain = arg(true);
         else chain = inlineArg ?? peekPositional();
-        if (letter === 'I' || letter === 'R' || letter === 'D') {
+        if (letter === 'I' || letter === 'R' || letter === 'D' || ((letter === 'Z' || letter === 'L' || letter === 'S') && chain !== undefined)) {
           const n = peekPositional();
-          if (n !== undefined) {
-            if (!/^[0-9]+$/.test(n)) {
-              if (letter === 'D') fail(`Bad argument \`${n}'`, n);
-              fail(`Invalid rule number \`${n}'`, n);
-            }
-            rulenum = Number(n);
-            if (rulenum < 1) fail(`Invalid rule number \`${n}'`, n);
-          } else if (letter === 'R') {
-            fail(`-R requires a rule number`, token);
-          }
+          if (n !== undefined) rulenum = ruleNumber(n);
+          else if (letter === 'R') fail(`-R requires a rule number`, token);
+        }
+        if (letter === 'N') {
+          const problem = chainNameProblem(chain!, o.family, false);
+          if (problem) fail(problem, chain);
         }
         if (letter === 'P') {
           const p = peekPositional();
@@ -276,9 +376,10 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
           if (n === undefined) fail(`-E requires old-chain-name and new-chain-name`, token);
           newName = n;
         }
-        return;
+        return true;
       }
       case 's': case 'd': {
+        seen.add(letter);
         const text = arg(true);
         const spec = { text, invert: inv };
         if (letter === 's') {
@@ -288,20 +389,22 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
           if (dst) fail(`multiple -d flags not allowed`, token);
           dst = spec;
         }
-        return;
+        return true;
       }
       case 'p': {
+        seen.add('p');
         if (proto) fail(`multiple -p flags not allowed`, token);
-        const text = arg(true);
+        const text = arg(true).toLowerCase();
         const n = protoNumber(text);
         if (n === null) fail(`unknown protocol "${text}" specified`, text);
         if (n === 0 && inv) fail(`rule would never match protocol`, token);
         proto = { proto: n!, invert: inv };
-        protoText = text;
-        return;
+        return true;
       }
       case 'i': case 'o': {
+        seen.add(letter);
         const text = arg(true);
+        if (text === '') fail(`Empty interface is likely to be undesired`, token);
         if (text.length > MAX_IFACE) fail(`interface name \`${text}' must be shorter than IFNAMSIZ (${MAX_IFACE + 1})`, text);
         const spec = { name: text, invert: inv };
         if (letter === 'i') {
@@ -311,72 +414,99 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
           if (outIface) fail(`multiple -o flags not allowed`, token);
           outIface = spec;
         }
-        return;
+        return true;
       }
       case 'f':
-        if (o.family === 6) fail(`ip6tables: unknown option "${token}"`, token);
+        if (o.family === 6) fail(`unknown option "${token}"`, token);
+        seen.add('f');
         if (fragment) fail(`multiple -f flags not allowed`, token);
         fragment = { invert: inv };
-        return;
+        return true;
       case 'j': case 'g': {
         noInvert();
+        seen.add('j');
         if (targetName !== null) fail(`multiple -j flags not allowed`, token);
         const name = arg(true);
         targetName = name;
         if (letter === 'g') {
-          if (!o.isChain(name)) fail(`goto '${name}' is not a chain`, name);
+          // iptables takes any name after -g for a chain; the chain must exist when applied.
           targetKind = TARGET_GOTO;
-          return;
+          return true;
         }
         if (o.isChain(name)) {
           targetKind = TARGET_JUMP;
-          return;
+          return true;
         }
         if (VERDICTS.has(name)) {
           targetKind = TARGET_VERDICT;
-          return;
+          return true;
         }
         const ext = getTarget(name);
-        if (!ext || (ext.family !== undefined && ext.family !== o.family)) fail(`Couldn't load target \`${name}':No such file or directory`, name);
-        targetKind = TARGET_EXTENSION;
-        target = { kind: 'target', ext: ext!, byName: optionsByName(ext!), opts: [], completed: false };
-        return;
+        if (ext && (ext.family === undefined || ext.family === o.family)) {
+          targetKind = TARGET_EXTENSION;
+          target = { kind: 'target', ext, byName: optionsByName(ext), opts: [], completed: false };
+          return true;
+        }
+        if ((o.family === 6 ? KERNEL_TARGETS_V6 : KERNEL_TARGETS_V4).has(name)) {
+          // The kernel has this target; nfemu does not model it (iptables would load it).
+          throw new NfemuError('UNSUPPORTED', `Couldn't load target \`${name}':No such file or directory (nfemu does not implement this target)`, { ...where, token: name });
+        }
+        // Not a target: iptables-nft takes it for a chain (checked when applied).
+        targetKind = TARGET_JUMP;
+        return true;
       }
       case 'm':
         if (inv) fail(`unexpected ! flag before --match`, token);
         loadMatch(arg(true), token);
-        return;
+        return true;
       case 't':
         noInvert();
         if (o.restore) fail(`The -t option cannot be used in ${o.family === 6 ? 'ip6' : 'ip'}tables-restore.`, token);
         if (table !== undefined) fail(`multiple -t flags not allowed`, token);
         table = arg(true);
-        return;
+        return true;
       case 'c': {
         noInvert();
+        if (seen.has('c')) fail(`multiple -c flags not allowed`, token);
+        seen.add('c');
         const p = arg(true);
-        let b: string | undefined;
-        const m = /^\[?(\d+):(\d+)\]?$/.exec(p);
-        if (m) {
-          counters = { packets: Number(m[1]), bytes: Number(m[2]) };
-          return;
-        }
-        b = takeArg(token, true);
-        if (!/^\d+$/.test(p)) fail(`invalid packet counter \`${p}'`, p);
-        if (!/^\d+$/.test(b)) fail(`invalid byte counter \`${b}'`, b);
-        counters = { packets: Number(p), bytes: Number(b) };
-        return;
+        const comma = p.indexOf(',', 1);
+        const b = comma >= 0 ? p.slice(comma + 1) : peekPositional();
+        if (b === undefined) fail(`-c requires packet and byte counter`, token);
+        counters = parseSetCounters(p, b!, fail);
+        return true;
       }
-      case '4': family = 4; return;
-      case '6': family = 6; return;
-      case 'n': case 'v': case 'x': case '0': case 'V': return;
-      case 'w': case 'W': if (inlineArg === undefined) peekPositional(); return;
-      case 'M': arg(true); return;
-      case 'h': fail(`help is not available here`, token); return;
+      case '4':
+        if (o.family === 4) return true;
+        if (o.restore) return false;
+        fail(`${token}: this is ip6tables, the rule is for IPv4`, token);
+        return true;
+      case '6':
+        if (o.family === 6) return true;
+        if (o.restore) return false;
+        fail(`${token}: this is iptables, the rule is for IPv6`, token);
+        return true;
+      case 'n': case 'x': case '0':
+        noInvert();
+        seen.add(letter);
+        return true;
+      case 'v':
+        noInvert();
+        return true;
+      case 'V': return true;
+      case 'w': case 'W': if (inlineArg === undefined) peekPositional(); return true;
+      case 'M': arg(true); return true;
+      case 'h': fail(`help is not available here`, token); return true;
       default:
         fail(`unknown option "${token}"`, token);
+        return true;
     }
   };
+
+  if (o.setCounters) {
+    seen.add('c');
+    counters = parseSetCounters(o.setCounters.packets, o.setCounters.bytes, fail);
+  }
 
   while (i < argv.length) {
     const tok = argv[i++]!;
@@ -391,19 +521,26 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
       const inlineArg = eq >= 0 ? tok.slice(eq + 1) : undefined;
       let r = resolveLong(name);
       if (r === null) {
-        // load_proto: the implicit protocol match, once, for an option nobody knows.
-        const pm = proto && !proto.invert && !protoUsed ? protoMatchName(proto.proto, o.family) : null;
+        // load_proto: the implicit protocol match, once, for an option nobody knows
+        // (also after `! -p tcp`: iptables loads it regardless of the inversion).
+        const pm = proto && !protoUsed ? protoMatchName(proto.proto, o.family) : null;
         if (pm && getMatch(pm)) {
           protoUsed = true;
           loadMatch(pm, tok);
           r = resolveLong(name);
         }
       }
-      if (r === 'ambiguous') fail(`option "${tok}" is ambiguous`, tok);
-      if (r === null) fail(`unknown option "${tok}"`, tok);
-      const hit = r as { mod: Loaded | null; def: OptionDef | GenericOpt; generic: boolean };
+      if (r === null && loaded.length && loaded[loaded.length - 1]!.unknown !== undefined) {
+        // An option of a match skipped by policy: swallow it and its arguments.
+        invert = false;
+        while (i < argv.length && argv[i]![0] !== '-' && argv[i] !== '!') i++;
+        continue;
+      }
+      if (r === null || r === 'ambiguous') fail(`unknown option "${tok}"`, tok);
+      const hit = r as LongHit;
       if (hit.generic) {
-        handleGeneric((hit.def as GenericOpt).letter, tok, inlineArg);
+        if (!handleGeneric((hit.def as GenericOpt).letter, tok, inlineArg)) return skipped();
+        invert = false;
         continue;
       }
       const def = hit.def as OptionDef;
@@ -416,7 +553,7 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
       invert = false;
       continue;
     }
-    if (tok.startsWith('-') && tok.length > 1 && tok !== '-') {
+    if (tok.startsWith('-') && tok.length > 1) {
       // Short options, possibly bundled (-nvL) or with an attached argument (-AINPUT).
       let j = 1;
       while (j < tok.length) {
@@ -425,70 +562,72 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
         if (!g) fail(`unknown option "-${letter}"`, tok);
         const rest = tok.slice(j + 1);
         if (g!.arg === 1 && rest.length > 0) {
-          handleGeneric(letter, `-${letter}`, rest);
+          if (!handleGeneric(letter, `-${letter}`, rest)) return skipped();
           break;
         }
-        handleGeneric(letter, `-${letter}`, undefined);
+        if (!handleGeneric(letter, `-${letter}`, undefined)) return skipped();
         j++;
       }
+      invert = false;
       continue;
     }
     fail(`Bad argument \`${tok}'`, tok);
   }
-  if (invert) fail(`trailing ! not allowed`, '!');
+  if (invert) fail(`nothing appropriate following !`, '!');
   if (command === null) fail(`no command specified`);
   const cmd = command as CommandLetter;
 
-  if (chain !== undefined && chain.length > MAX_CHAIN_NAME && (cmd === 'N' || cmd === 'E')) {
+  // generic_opt_check: the first option (in iptables' order) the command does not allow.
+  const illegal = ILLEGAL[cmd === 'D' && rulenum !== undefined ? 'DNUM' : cmd] ?? '';
+  for (const letter of OPT_ORDER) {
+    if (seen.has(letter) && illegal.includes(letter)) fail(`Illegal option \`-${letter}' with this command`, `-${letter}`);
+  }
+  if (cmd === 'E' && chain !== undefined && chain.length > MAX_CHAIN_NAME) {
     fail(`chain name \`${chain}' too long (must be under ${MAX_CHAIN_NAME + 1} chars)`, chain);
   }
 
   const rules: Rule[] = [];
-  if (cmd === 'A' || cmd === 'I' || cmd === 'D' || cmd === 'R' || cmd === 'C') {
-    const hasRuleSpec = src || dst || proto || inIface || outIface || fragment || loaded.length || targetName !== null;
-    if (cmd === 'D' && rulenum !== undefined && hasRuleSpec) fail(`Bad argument \`${argv.find((a) => a.startsWith('-')) ?? ''}'`);
-    if (!(cmd === 'D' && rulenum !== undefined)) {
-      if (chain === 'PREROUTING' || chain === 'INPUT') {
-        if (outIface) fail(`Can't use -o with ${chain}`, '-o');
-      }
-      if (chain === 'POSTROUTING' || chain === 'OUTPUT') {
-        if (inIface) fail(`Can't use -i with ${chain}`, '-i');
-      }
-      const env = envFor();
-      const matches: MatchSpec[] = [];
-      for (const l of loaded) {
-        if (l.unknown) continue;
-        matches.push({ name: l.ext.name, data: l.ext.parse(l.opts, env) });
-      }
-      let tspec: TargetSpec | null = null;
-      if (targetName !== null) {
-        const t = target as Loaded | null;
-        tspec = { kind: targetKind, name: targetName, data: t ? t.ext.parse(t.opts, env) : null };
-      }
-      const srcs = expandAddrs(src, o.family, fail);
-      const dsts = expandAddrs(dst, o.family, fail);
-      for (const s of srcs) {
-        for (const d of dsts) {
-          rules.push({
-            src: s,
-            dst: d,
-            inIface,
-            outIface,
-            proto,
-            fragment,
-            matches,
-            target: tspec,
-            counters,
-            ...(o.line !== undefined ? { line: o.line } : {}),
-          });
-        }
+  if ((cmd === 'A' || cmd === 'I' || cmd === 'D' || cmd === 'R' || cmd === 'C') && !(cmd === 'D' && rulenum !== undefined)) {
+    if (chain === 'PREROUTING' || chain === 'INPUT') {
+      if (outIface) fail(`Can't use -o with ${chain}`, '-o');
+    }
+    if (chain === 'POSTROUTING' || chain === 'OUTPUT') {
+      if (inIface) fail(`Can't use -i with ${chain}`, '-i');
+    }
+    const env = envFor();
+    const matches: MatchSpec[] = [];
+    for (const l of loaded) {
+      if (l.unknown) continue;
+      matches.push({ name: l.ext.name, data: l.ext.parse(l.opts, env) });
+    }
+    let tspec: TargetSpec | null = null;
+    if (targetName !== null) {
+      const t = target as Loaded | null;
+      tspec = { kind: targetKind, name: targetName, data: t ? t.ext.parse(t.opts, env) : null };
+    }
+    const srcs = expandAddrs(src, o.family, fail);
+    const dsts = expandAddrs(dst, o.family, fail);
+    if (cmd === 'R' && srcs.length * dsts.length !== 1) fail(`Replacement rule does not specify a unique address`);
+    // `-i +` matches every interface: iptables-nft adds no expression for it.
+    const inI = inIface && (inIface as IfaceMatch).name === '+' && !(inIface as IfaceMatch).invert ? null : inIface;
+    const outI = outIface && (outIface as IfaceMatch).name === '+' && !(outIface as IfaceMatch).invert ? null : outIface;
+    for (const s of srcs) {
+      for (const d of dsts) {
+        rules.push({
+          src: s,
+          dst: d,
+          inIface: inI,
+          outIface: outI,
+          proto,
+          fragment,
+          matches,
+          target: tspec,
+          counters,
+          ...(o.line !== undefined ? { line: o.line } : {}),
+        });
       }
     }
-  } else if (src || dst || proto || inIface || outIface || loaded.length || targetName !== null) {
-    fail(`Illegal option with this command: -${cmd}`);
   }
-  void protoText;
-  void protoName;
   return {
     command: cmd,
     ...(chain !== undefined ? { chain } : {}),
@@ -499,6 +638,19 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
     ...(family !== undefined ? { family } : {}),
     rules,
   };
+
+  function skipped(): ParsedCommand {
+    return { command: command ?? 'L', rules: [], skip: true };
+  }
+}
+
+/** `-c P B` counters, read as sscanf("%llu") reads them (leading digits, rest ignored). */
+function parseSetCounters(p: string, b: string, fail: (m: string, t?: string) => never): Counters {
+  const pm = /^\s*\+?(\d+)/.exec(p);
+  if (!pm) fail(`-c packet counter not numeric`, p);
+  const bm = /^\s*\+?(\d+)/.exec(b);
+  if (!bm) fail(`-c byte counter not numeric`, b);
+  return { packets: Number(pm![1]), bytes: Number(bm![1]) };
 }
 
 /** Placeholder module for a match skipped by the 'skip' unknown-match policy. */
@@ -510,14 +662,18 @@ const SKIPPED: MatchExt = {
   compile: () => ({ match: () => true }),
 };
 
-/** `a,b,c` → one AddrMatch per address, as iptables expands comma lists. */
+/**
+ * `a,b,c` → one AddrMatch per address, as iptables expands comma lists. A non-inverted
+ * `/0` becomes no match at all (iptables-nft adds no expression for it; an inverted one
+ * is refused by the kernel when the rule is added, see validate.ts).
+ */
 function expandAddrs(
   spec: { text: string; invert: boolean } | null,
   family: Family,
   fail: (m: string, t?: string) => never,
 ): (AddrMatch | null)[] {
   if (spec === null) return [null];
-  const out: AddrMatch[] = [];
+  const out: (AddrMatch | null)[] = [];
   for (const part of spec.text.split(',')) {
     const slash = part.indexOf('/');
     const host = slash >= 0 ? part.slice(0, slash) : part;
@@ -527,12 +683,7 @@ function expandAddrs(
       if (hostOk) fail(`invalid mask \`${part.slice(slash + 1)}' specified`, part);
       fail(`host/network \`${host}' not found`, host);
     }
-    out.push({ cidr: c!, invert: spec.invert });
+    out.push(cidrIsAny(c!) && !spec.invert ? null : { cidr: c!, invert: spec.invert });
   }
   return out;
-}
-
-/** Whether a token could start a rule specification (used by -D's "rulenum or rule" choice). */
-export function isCommandLetter(letter: string): boolean {
-  return COMMAND_LETTERS.has(letter);
 }

@@ -1,10 +1,14 @@
 /**
  * Splits one rule line into arguments the way iptables-restore does (add_param_to_argv):
- * spaces and tabs separate; double quotes group and may sit inside a word; inside quotes a
- * backslash escapes the next character; outside quotes a backslash is literal.
- * Returns null for an unterminated quote.
+ * spaces and tabs separate; double quotes group and may sit inside a word, and a closing
+ * quote ends the argument; inside quotes a backslash escapes the next character; outside
+ * quotes a backslash is literal.
+ *
+ * An unterminated quote: returns null, unless `unterminated` is given. iptables-restore
+ * then keeps the rest of the line, its newline included, as the last argument (pass
+ * `unterminated: '\n'` for a line that ended with a newline, '' for a last line without).
  */
-export function tokenizeRuleLine(line: string): string[] | null {
+export function tokenizeRuleLine(line: string, opts: { readonly unterminated?: string } = {}): string[] | null {
   const out: string[] = [];
   let buf = '';
   let has = false; // a parameter is being built (possibly empty, after "")
@@ -42,7 +46,11 @@ export function tokenizeRuleLine(line: string): string[] | null {
     buf += ch;
     has = true;
   }
-  if (quoted) return null;
+  if (quoted) {
+    if (opts.unterminated === undefined) return null;
+    out.push(buf + opts.unterminated);
+    return out;
+  }
   if (has || buf.length) out.push(buf);
   return out;
 }

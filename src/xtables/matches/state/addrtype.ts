@@ -12,7 +12,14 @@ import {
   RTN_ANYCAST, RTN_BLACKHOLE, RTN_LOCAL, RTN_PROHIBIT, RTN_THROW, RTN_UNREACHABLE, registerMatch,
   type MatchExt, type Matcher, type OptionUse, type ParseEnv, type XtContext,
 } from '../../ext.ts';
-import { checkExclusive, checkOnce, isPrefixOf } from './common.ts';
+import { checkOnce, isPrefixOf, optionsFcheck, type OptionRule } from './common.ts';
+
+const OPTION_RULES: readonly OptionRule[] = [
+  { name: 'src-type' },
+  { name: 'dst-type' },
+  { name: 'limit-iface-in', excl: ['limit-iface-out'] },
+  { name: 'limit-iface-out', excl: ['limit-iface-in'] },
+];
 
 /** Type names by RTN_* number; the bit of a type is 1 << RTN. */
 export const RTN_NAMES: readonly string[] = [
@@ -61,7 +68,6 @@ function formatTypes(mask: number): string {
 
 function parseAddrtype(opts: readonly OptionUse[], env: ParseEnv): AddrtypeData {
   checkOnce('addrtype', opts, env);
-  checkExclusive('addrtype', opts, env, 'limit-iface-in', 'limit-iface-out');
   let source = 0;
   let dest = 0;
   let flags = 0;
@@ -84,6 +90,7 @@ function parseAddrtype(opts: readonly OptionUse[], env: ParseEnv): AddrtypeData 
     }
   }
   if (source === 0 && dest === 0) env.fail('addrtype: you must specify --src-type or --dst-type');
+  optionsFcheck('addrtype', OPTION_RULES, opts, env);
   return { source, dest, flags };
 }
 

@@ -5,44 +5,18 @@
  */
 import { formatWords, maskPrefix, parseIpOf, parseIpv4, prefixMask, type Family } from '../../../core/index.ts';
 import type { Packet } from '../../../packet/index.ts';
-import { IP_CT_UNTRACKED } from '../../../netfilter/index.ts';
+import { HOOK_NAMES, IP_CT_UNTRACKED, NUM_HOOKS } from '../../../netfilter/index.ts';
+import type { Conn } from '../../../conntrack/index.ts';
 import type { OptionUse, ParseEnv } from '../../ext.ts';
 
 /**
- * The fields of a conntrack entry (src/conntrack `Conn`) the matches read. Declared
- * structurally so the matches depend on the shape only; `pkt.ct` is such an entry.
+ * What -m helper reads of an entry: the master connection of an expected connection and
+ * the helper assigned to it. nfemu's Conn has neither yet (no expectations are created), so
+ * both are optional and read structurally.
  */
-export interface TupleView {
-  readonly family: Family;
-  readonly proto: number;
-  readonly src: Uint32Array;
-  readonly dst: Uint32Array;
-  readonly sport: number;
-  readonly dport: number;
-}
-
-export interface ConnView {
-  readonly id: number;
-  readonly orig: TupleView;
-  readonly reply: TupleView;
-  /** IPS_* bits. */
-  readonly status: number;
-  /** ct->mark. */
-  readonly mark: number;
-  readonly zone: number;
-  /** TCP_CONNTRACK_* (kernel numbering). */
-  readonly tcpState: number;
-  /** Absolute expiry time in ms on the host clock. */
-  readonly timeoutAt: number;
-  /** Name of the helper assigned to this entry (CT --helper), if any. */
+export interface HelperView {
   readonly helper?: string | null;
-  /** The master connection of an expected (RELATED) connection, if any. */
-  readonly master?: ConnView | null;
-}
-
-/** What connlimit walks: every entry of the host's conntrack table. */
-export interface ConnTableView {
-  entries(): Iterable<ConnView>;
+  readonly master?: (Conn & HelperView) | null;
 }
 
 /**
@@ -50,9 +24,9 @@ export interface ConnTableView {
  * (INVALID) and for untracked packets (since Linux 4.15 untracked skbs carry no entry).
  * Hot path.
  */
-export function connOf(pkt: Packet): ConnView | null {
+export function connOf(pkt: Packet): Conn | null {
   if (pkt.ct === null || pkt.ctinfo === IP_CT_UNTRACKED) return null;
-  return pkt.ct as unknown as ConnView;
+  return pkt.ct as Conn;
 }
 
 /** Result of strtoul(): the value and the index just past the digits, or null when no digits. */
@@ -118,13 +92,33 @@ export function checkOnce(ext: string, opts: readonly OptionUse[], env: ParseEnv
   }
 }
 
-/** xtables' "cannot be used together" check for two options (reported at the later one). */
-export function checkExclusive(ext: string, opts: readonly OptionUse[], env: ParseEnv, a: string, b: string): void {
-  let seen: string | null = null;
-  for (const o of opts) {
-    if (o.name !== a && o.name !== b) continue;
-    if (seen !== null && seen !== o.name) env.fail(`${ext}: option "--${o.name}" cannot be used together with "--${seen}".`, o.token);
-    seen = o.name;
+/** An entry of an extension's xt_option_entry table, for the generic final checks. */
+export interface OptionRule {
+  readonly name: string;
+  /** XTOPT_MAND. */
+  readonly mand?: boolean;
+  /** Options this one cannot be used with (.excl), in table order. */
+  readonly excl?: readonly string[];
+  /** Options this one needs (.also), in table order. */
+  readonly also?: readonly string[];
+}
+
+/**
+ * xtables_options_fcheck: walks the option table in order and reports the first missing
+ * mandatory option, exclusion or missing companion, with xtables' wording. (It runs after
+ * the module's own final check, so call it after those.)
+ */
+export function optionsFcheck(ext: string, table: readonly OptionRule[], opts: readonly OptionUse[], env: ParseEnv): void {
+  for (const e of table) {
+    const given = opts.find((o) => o.name === e.name);
+    if (e.mand && given === undefined) env.fail(`${ext}: option "--${e.name}" must be specified`);
+    if (given === undefined) continue;
+    for (const x of e.excl ?? []) {
+      if (has(opts, x)) env.fail(`${ext}: option "--${e.name}" cannot be used together with "--${x}".`, given.token);
+    }
+    for (const a of e.also ?? []) {
+      if (!has(opts, a)) env.fail(`${ext}: option "--${e.name}" also requires "--${a}".`, given.token);
+    }
   }
 }
 
@@ -255,4 +249,17 @@ export function parsePortRange(text: string, ext: string, opt: OptionUse, env: P
  */
 export function isPrefixOf(word: string, name: string): boolean {
   return word.length > 0 && word.length <= name.length && name.slice(0, word.length).toUpperCase() === word.toUpperCase();
+}
+
+/** Names of the hooks in a mask, `/`-separated (as xt_check_match logs them). */
+export function hookList(mask: number): string {
+  const out: string[] = [];
+  for (let h = 0; h < NUM_HOOKS; h++) if (mask & (1 << h)) out.push(HOOK_NAMES[h]!);
+  return out.join('/');
+}
+
+/** Checks the hooks a rule is reached from against the ones the extension is registered for. */
+export function checkHooks(ext: string, kind: 'match' | 'target', hooks: number, allowed: number): string | null {
+  if (hooks & ~allowed) return `${ext} ${kind}: used from hooks ${hookList(hooks)}, but only valid from ${hookList(allowed)}`;
+  return null;
 }

@@ -13,7 +13,14 @@
 import type { Family } from '../../../core/index.ts';
 import type { Packet } from '../../../packet/index.ts';
 import { registerMatch, type ExtState, type MatchExt, type Matcher, type OptionUse, type ParseEnv, type XtContext } from '../../ext.ts';
-import { checkOnce, parseUint } from './common.ts';
+import { checkOnce, optionsFcheck, parseUint, type OptionRule } from './common.ts';
+
+const OPTION_RULES: readonly OptionRule[] = [
+  { name: 'mode', mand: true },
+  { name: 'probability', excl: ['every', 'packet'] },
+  { name: 'every', excl: ['probability'], also: ['packet'] },
+  { name: 'packet', excl: ['probability'], also: ['every'] },
+];
 
 export const XT_STATISTIC_MODE_RANDOM = 0;
 export const XT_STATISTIC_MODE_NTH = 1;
@@ -64,11 +71,7 @@ function parseStatistic(opts: readonly OptionUse[], env: ParseEnv): StatisticDat
   let every = 0;
   let packet = 0;
   const seen = new Set<string>();
-  const excl: Record<string, readonly string[]> = { probability: ['every', 'packet'], every: ['probability'], packet: ['probability'] };
   for (const o of opts) {
-    for (const other of excl[o.name] ?? []) {
-      if (seen.has(other)) env.fail(`statistic: option "--${o.name}" cannot be used together with "--${other}".`, o.token);
-    }
     seen.add(o.name);
     if (o.invert) invert = true;
     const arg = o.args[0] ?? '';
@@ -104,9 +107,7 @@ function parseStatistic(opts: readonly OptionUse[], env: ParseEnv): StatisticDat
     env.fail('--every and --packet must be specified when using nth mode');
   }
   if (packet > every) env.fail('the --packet p must be 0 <= p <= n-1');
-  if (!seen.has('mode')) env.fail('statistic: option "--mode" must be specified');
-  if (seen.has('every') && !seen.has('packet')) env.fail('statistic: option "--every" also requires "--packet".');
-  if (seen.has('packet') && !seen.has('every')) env.fail('statistic: option "--packet" also requires "--every".');
+  optionsFcheck('statistic', OPTION_RULES, opts, env);
   return { mode, invert, probability, every, packet };
 }
 
