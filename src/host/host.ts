@@ -113,6 +113,7 @@ export class Host implements HostView {
   private readonly ctx: Ctx;
   private readonly decision: Decision = { rule: -1, chain: -1 };
   private ctOptions: ConntrackOptions = {};
+  private pendingEmit: Packet[] = [];
 
   constructor(readonly opts: HostOptions, family: Family = 4) {
     this.name = opts.name ?? 'host';
@@ -238,6 +239,7 @@ export class Host implements HostView {
     h.ctx.conntrack = h.conntrack;
     h.ctx.states = h.states.slots;
     (h as unknown as { decision: Decision }).decision = { rule: -1, chain: -1 };
+    (h as unknown as { pendingEmit: Packet[] }).pendingEmit = [];
     return h;
   }
 
@@ -257,26 +259,41 @@ export class Host implements HostView {
    * Runs one packet through the host. `hook` is where it enters: PREROUTING (arrives on
    * pkt.inIface) or OUTPUT (sent by a local process). The packet is changed in place.
    */
-  inject(pkt: Packet, hook: number, trace: TraceCollector | null): PacketOutcome {
+  inject(pkt: Packet, hook: number, trace: TraceCollector | null, reuse?: PacketOutcome): PacketOutcome {
     if (pkt.family !== this.family) throw new NfemuError('USAGE', `IPv${pkt.family} packet sent into an IPv${this.family} host`);
     const ctx = this.ctx;
     ctx.nowMs = this.opts.clock.nowMs();
     ctx.family = pkt.family;
-    ctx.emitted = [];
-    ctx.logs = [];
-    const out: PacketOutcome = { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: pkt, emitted: [], logs: [], trace };
+    // Hot path: with `reuse`, nothing is allocated for a packet that emits nothing.
+    const out: PacketOutcome = reuse ?? { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: pkt, emitted: [], logs: [], trace };
+    if (reuse) {
+      out.verdict = NF_ACCEPT;
+      out.fate = 'local';
+      out.reason = '';
+      out.by = null;
+      out.packet = pkt;
+      out.trace = trace;
+      if (out.emitted.length) out.emitted.length = 0;
+      if (out.logs.length) out.logs.length = 0;
+    }
+    ctx.logs = out.logs;
+    const pending = this.pendingEmit;
+    if (pending.length) pending.length = 0;
+    ctx.emitted = pending;
     if (hook === NF_INET_PRE_ROUTING) this.receive(pkt, out, trace, false);
     else if (hook === NF_INET_LOCAL_OUT) this.send(pkt, out, trace);
     else throw new NfemuError('USAGE', `packets enter at PREROUTING or OUTPUT, not ${HOOK_NAMES[hook]}`);
-    out.logs = ctx.logs;
+    if (pending.length === 0) return out;
     // Packets generated in response (REJECT) leave through OUTPUT after this one is done.
-    const emitted = ctx.emitted;
-    ctx.emitted = [];
+    const emitted = pending.slice();
+    pending.length = 0;
     for (const e of emitted) {
-      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'sent', reason: '', by: null, packet: e, emitted: [], logs: [], trace: null };
+      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'sent', reason: '', by: null, packet: e, emitted: [], logs: out.logs, trace: null };
+      ctx.logs = out.logs;
       this.send(e, sub, null);
       if (sub.fate === 'sent' || sub.fate === 'local') out.emitted.push(e);
     }
+    pending.length = 0;
     return out;
   }
 

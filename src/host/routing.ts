@@ -102,11 +102,59 @@ export function formatRoute(r: Route): string {
 
 const LOOPBACK = parseCidr(4, '127.0.0.0/8')!;
 
+/**
+ * A route table compiled for lookups: entries sorted by prefix length (longest first),
+ * then metric, in numeric columns, so the first hit is the answer. Hot path:
+ * allocation-free; each entry has a preallocated RouteResult.
+ */
+class CompiledRoutes {
+  readonly n: number;
+  readonly addr: Uint32Array;
+  readonly mask: Uint32Array;
+  readonly family: Uint8Array;
+  readonly routes: Route[];
+  readonly results: RouteResult[];
+
+  constructor(routes: Route[]) {
+    const sorted = routes.slice().sort((a, b) => b.dst.prefix - a.dst.prefix || a.metric - b.metric);
+    this.n = sorted.length;
+    this.routes = sorted;
+    this.addr = new Uint32Array(4 * this.n);
+    this.mask = new Uint32Array(4 * this.n);
+    this.family = new Uint8Array(this.n);
+    sorted.forEach((r, i) => {
+      this.addr.set(r.dst.addr, 4 * i);
+      this.mask.set(r.dst.mask, 4 * i);
+      this.family[i] = r.family;
+    });
+    this.results = sorted.map((r) => ({ type: r.type, dev: r.dev, via: r.via, route: r }));
+  }
+
+  /** Index of the best route for w (or -1); with dev, only routes on that device. */
+  find(family: Family, w: Uint32Array, dev: string | null): number {
+    const a = this.addr;
+    const m = this.mask;
+    const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
+    for (let i = 0; i < this.n; i++) {
+      if (this.family[i] !== family) continue;
+      const b = 4 * i;
+      if (((w0 & m[b]!) >>> 0) !== a[b] || ((w1 & m[b + 1]!) >>> 0) !== a[b + 1] || ((w2 & m[b + 2]!) >>> 0) !== a[b + 2] || ((w3 & m[b + 3]!) >>> 0) !== a[b + 3]) continue;
+      if (dev !== null && this.routes[i]!.dev !== dev) continue;
+      return i;
+    }
+    return -1;
+  }
+}
+
+const UNREACHABLE: RouteResult = { type: RTN_UNREACHABLE, dev: null, via: null, route: null };
+
 /** The host's addressing: interfaces, the local table and the main table. */
 export class Routing {
   readonly ifaces = new Map<string, Iface>();
   readonly main: Route[] = [];
   private localTable: Route[] = [];
+  private localC = new CompiledRoutes([]);
+  private mainC = new CompiledRoutes([]);
 
   constructor() {
     this.ifaces.set('lo', { name: 'lo', addrs: [], kind: 'loopback' });
@@ -144,6 +192,7 @@ export class Routing {
   addRoute(r: Route): void {
     if (r.dev !== null && !this.ifaces.has(r.dev)) throw new NfemuError('PARSE', `route ${formatRoute(r)}: no interface "${r.dev}"`, { token: r.dev });
     this.main.push(r);
+    this.mainC = new CompiledRoutes(this.main);
   }
 
   private rebuildLocal(): void {
@@ -163,24 +212,11 @@ export class Routing {
       }
     }
     this.localTable = t;
+    this.localC = new CompiledRoutes(t);
+    this.mainC = new CompiledRoutes(this.main);
   }
 
-  private best(table: Route[], family: Family, w: Uint32Array, dev: string | null): Route | null {
-    let best: Route | null = null;
-    let bestLen = -1;
-    for (const r of table) {
-      if (r.family !== family || !cidrContains(r.dst, w)) continue;
-      if (dev !== null && r.dev !== dev && r.local) continue;
-      const len = r.dst.prefix;
-      if (len > bestLen || (len === bestLen && best !== null && r.metric < best.metric)) {
-        best = r;
-        bestLen = len;
-      }
-    }
-    return best;
-  }
-
-  /** Route type of an address (inet_addr_type / inet_dev_addr_type when dev is given). */
+  /** Route type of an address (inet_addr_type / inet_dev_addr_type when dev is given). Hot path. */
   addrType(family: Family, w: Uint32Array, dev: string | null): number {
     if (family === 4) {
       const a = w[0]!;
@@ -189,19 +225,18 @@ export class Routing {
     } else if (w[0]! >>> 24 === 0xff) {
       return RTN_MULTICAST;
     }
-    const l = this.best(this.localTable, family, w, dev);
-    if (l) return l.type;
-    const m = this.best(this.main, family, w, null);
-    return m ? (m.type === RTN_UNICAST ? RTN_UNICAST : m.type) : RTN_UNICAST;
+    const l = this.localC.find(family, w, dev);
+    if (l >= 0) return this.localC.routes[l]!.type;
+    const m = this.mainC.find(family, w, null);
+    return m >= 0 ? this.mainC.routes[m]!.type : RTN_UNICAST;
   }
 
-  /** The routing decision for a destination (local table first, then main). */
+  /** The routing decision for a destination (local table first, then main). Hot path: no allocation. */
   lookup(family: Family, w: Uint32Array): RouteResult {
-    const l = this.best(this.localTable, family, w, null);
-    if (l) return { type: l.type, dev: l.dev, via: null, route: l };
-    const m = this.best(this.main, family, w, null);
-    if (!m) return { type: RTN_UNREACHABLE, dev: null, via: null, route: null };
-    return { type: m.type, dev: m.dev, via: m.via, route: m };
+    const l = this.localC.find(family, w, null);
+    if (l >= 0) return this.localC.results[l]!;
+    const m = this.mainC.find(family, w, null);
+    return m >= 0 ? this.mainC.results[m]! : UNREACHABLE;
   }
 
   /**

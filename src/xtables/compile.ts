@@ -60,6 +60,11 @@ export class CompiledTable {
   readonly dstAddr: Uint32Array;
   readonly dstMask: Uint32Array;
   readonly flags: Uint32Array;
+  /** IPv4 fast path: word 0 of the address and mask columns as int32 (see eval.ts). */
+  readonly src4: Int32Array;
+  readonly srcMask4: Int32Array;
+  readonly dst4: Int32Array;
+  readonly dstMask4: Int32Array;
   readonly proto: Int32Array;
   readonly inName: string[];
   readonly outName: string[];
@@ -96,6 +101,10 @@ export class CompiledTable {
     this.dstAddr = new Uint32Array(4 * n);
     this.dstMask = new Uint32Array(4 * n);
     this.flags = new Uint32Array(n);
+    this.src4 = new Int32Array(n);
+    this.srcMask4 = new Int32Array(n);
+    this.dst4 = new Int32Array(n);
+    this.dstMask4 = new Int32Array(n);
     this.proto = new Int32Array(n);
     this.inName = new Array<string>(n).fill('');
     this.outName = new Array<string>(n).fill('');
@@ -131,11 +140,15 @@ export class CompiledTable {
           f |= F_SRC | (r.src.invert ? F_INV_SRC : 0);
           this.srcAddr.set(r.src.cidr.addr, 4 * k);
           this.srcMask.set(r.src.cidr.mask, 4 * k);
+          this.src4[k] = r.src.cidr.addr[0]! | 0;
+          this.srcMask4[k] = r.src.cidr.mask[0]! | 0;
         }
         if (r.dst) {
           f |= F_DST | (r.dst.invert ? F_INV_DST : 0);
           this.dstAddr.set(r.dst.cidr.addr, 4 * k);
           this.dstMask.set(r.dst.cidr.mask, 4 * k);
+          this.dst4[k] = r.dst.cidr.addr[0]! | 0;
+          this.dstMask4[k] = r.dst.cidr.mask[0]! | 0;
         }
         if (r.inIface) {
           f |= F_IN | (r.inIface.invert ? F_INV_IN : 0);

@@ -80,6 +80,9 @@ export function ruleMatches(ct: CompiledTable, k: number, pkt: Packet, ctx: XtCo
   return true;
 }
 
+/** Header flags the IPv4 fast path handles inline. */
+const FAST4 = F_SRC | F_INV_SRC | F_DST | F_INV_DST | F_PROTO | F_INV_PROTO;
+
 const stackChain = new Int32Array(1024);
 const stackRet = new Int32Array(1024);
 
@@ -95,6 +98,17 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
   let end = ct.chainEnd[chain]!;
   let sp = 0;
   const len = pkt.length;
+  const v4 = ct.family === 4;
+  const flags = ct.flags;
+  const src4 = ct.src4;
+  const srcMask4 = ct.srcMask4;
+  const dst4 = ct.dst4;
+  const dstMask4 = ct.dstMask4;
+  const protos = ct.proto;
+  // Packet header words, hoisted; reloaded after an extension target (which may rewrite them).
+  let s0 = pkt.saddr[0]! | 0;
+  let d0 = pkt.daddr[0]! | 0;
+  let proto = pkt.proto;
   for (;;) {
     if (k >= end) {
       // Chain ran out.
@@ -121,7 +135,31 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
       end = ct.chainEnd[chain]!;
       continue;
     }
-    if (!ruleMatches(ct, k, pkt, ctx)) {
+    // Header compare: IPv4 source/destination/protocol inline on int32 columns (the
+    // common case: kube-proxy's dispatch rules), everything else through headerMatches.
+    const f = flags[k]!;
+    let hit = true;
+    if (f !== 0) {
+      if (v4 && (f & ~FAST4) === 0) {
+        if ((f & F_DST) !== 0 && (((d0 & dstMask4[k]!) === dst4[k]) === ((f & F_INV_DST) !== 0))) hit = false;
+        else if ((f & F_SRC) !== 0 && (((s0 & srcMask4[k]!) === src4[k]) === ((f & F_INV_SRC) !== 0))) hit = false;
+        else if ((f & F_PROTO) !== 0 && ((proto === protos[k]) === ((f & F_INV_PROTO) !== 0))) hit = false;
+      } else {
+        hit = headerMatches(ct, k, pkt);
+      }
+    }
+    if (hit) {
+      const ms = ct.matchers[k];
+      if (ms !== null) {
+        for (let j = 0; j < ms.length; j++) {
+          if (!ms[j]!.match(pkt, ctx)) {
+            hit = false;
+            break;
+          }
+        }
+      }
+    }
+    if (!hit) {
       if (tracer !== null && tracer.why && tracer.miss) tracer.miss(ct, k, pkt, ctx);
       k++;
       continue;
@@ -182,6 +220,9 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
       }
       case T_EXT: {
         const v = ct.targets[k]!.run(pkt, ctx);
+        s0 = pkt.saddr[0]! | 0;
+        d0 = pkt.daddr[0]! | 0;
+        proto = pkt.proto;
         if (v === XT_CONTINUE) {
           if (tracer !== null) tracer.rule(ct, k, 'CONTINUE', pkt);
           k++;

@@ -195,10 +195,13 @@ test('rule handles map to iptables positions per chain', () => {
 // The real kernel
 
 const avail = kernelAvailable();
+let skipNoted = false;
+/** True when the kernel tests cannot run here; in CI that is a failure instead. */
 const kernelSkip = (): boolean => {
   if (avail.ok) return false;
   if (process.env['CI'] === 'true') assert.unreachable(`kernel tests cannot run in CI: ${avail.reason}`);
-  console.log(`kernel tests skipped: ${avail.reason}`);
+  if (!skipNoted) console.log(`kernel tests skipped: ${avail.reason}`);
+  skipNoted = true;
   return true;
 };
 
@@ -263,14 +266,14 @@ function compare(name: string, expected: { results: RecordedResult[] }, got: Ker
 }
 
 /** Recorded cases: DNAT+MASQUERADE with OUTPUT packets, OUTPUT to local, REJECT from a real ruleset, random endpoints. */
-const RECORDED: [string, number | undefined][] = [
-  ['kubeproxy/2023.TestNodePort', 10],
-  ['kubeproxy/2023.TestTracePackets', 5],
-  ['real/firewalld-completed', undefined],
-  ['kubeproxy/2023.TestNonLocalExternalIPs', 40],
+const RECORDED: readonly string[] = [
+  'kubeproxy/2023.TestNodePort',
+  'kubeproxy/2023.TestTracePackets',
+  'real/firewalld-completed',
+  'kubeproxy/2023.TestNonLocalExternalIPs',
 ];
 
-for (const [name, samples] of RECORDED) {
+for (const name of RECORDED) {
   test(`kernel: ${name} matches the recorded answer`, async () => {
     if (kernelSkip()) return;
     const file = join(ANSWERS, `${name}.json`);
@@ -282,7 +285,7 @@ for (const [name, samples] of RECORDED) {
     // kernel-answers/README.md: conntrack was emptied before each send.
     c['fresh_conntrack'] = true;
     const expected = JSON.parse(readFileSync(join(ANSWERS, `${name}.kernel.json`), 'utf8')) as { results: RecordedResult[] };
-    const got = await runCaseInKernel(c, { baseDir: dirname(file), samples });
+    const got = await runCaseInKernel(c, { baseDir: dirname(file) });
     compare(name, expected, got);
     const fates = got.results.map((r) => r.final.fate).join(',');
     console.log(`  kernel ${name}: ${got.results.length} packets agree (${fates}) in ${got.timings.run_total_ms} ms`);

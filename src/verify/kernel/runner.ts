@@ -81,9 +81,14 @@ function parseCase(caseObj: unknown, baseDir: string): CaseInput {
     const spec = raw as PacketSpec;
     return { raw: raw as Record<string, unknown>, spec, pkt: buildPacket(spec) };
   });
-  let family: 4 | 6 = packets[0]?.pkt.family ?? 4;
-  if (packets.length === 0 && ruleset !== null && /^\s*-A\s.*\s-[sd]\s+[0-9a-f:]*::/im.test(ruleset)) family = 6;
+  // The packets' family picks iptables or ip6tables; a case without packets may say `family`.
+  const family: 4 | 6 = packets[0]?.pkt.family ?? (obj['family'] === 6 ? 6 : 4);
   for (const p of packets) if (p.pkt.family !== family) throw new NfemuError('PARSE', 'case: all packets must be of one address family');
+  packets.forEach((p, i) => {
+    if (p.spec.hook !== undefined && p.spec.hook !== 'PREROUTING' && p.spec.hook !== 'OUTPUT') {
+      throw new NfemuError('PARSE', `case: packet ${i + 1}: hook must be PREROUTING or OUTPUT, not ${JSON.stringify(p.spec.hook)}`);
+    }
+  });
   return { obj, ruleset, rulesetFile, ipsets, packets, family };
 }
 
@@ -111,7 +116,6 @@ class CaseRun {
 
   constructor(
     private readonly input: CaseInput,
-    private readonly scratch: Scratch,
     private readonly topo: Topology,
     private readonly helper: Helper,
     initial: { map: RuleMap; save: string },
@@ -193,8 +197,8 @@ class CaseRun {
     const t0 = monoMs();
     const { raw, spec, pkt } = this.input.packets[index]!;
     const obj = this.input.obj;
-    const hook: 'PREROUTING' | 'OUTPUT' = spec.hook === 'OUTPUT' || (spec.hook === undefined && spec.in_iface === undefined) ? 'OUTPUT' : 'PREROUTING';
-    if (spec.hook !== undefined && spec.hook !== 'PREROUTING' && spec.hook !== 'OUTPUT') throw new NfemuError('PARSE', `packet ${index + 1}: hook must be PREROUTING or OUTPUT`);
+    // Without a hook: arriving when it names an input interface, else sent locally (as parsePacketString does).
+    const hook: 'PREROUTING' | 'OUTPUT' = spec.hook ?? (spec.in_iface !== undefined ? 'PREROUTING' : 'OUTPUT');
     const inLink = hook === 'PREROUTING' ? this.link(spec.in_iface ?? this.topo.links[0]?.name ?? 'eth0') : null;
     const viaSocket = hook === 'OUTPUT' && (spec.uid !== undefined || spec.gid !== undefined) && (pkt.proto === IPPROTO_TCP || pkt.proto === IPPROTO_UDP);
     const sampleCount = Math.max(1, Math.floor(Number(this.opts.samples ?? raw['samples'] ?? obj['samples'] ?? 1)));
@@ -272,7 +276,6 @@ class CaseRun {
       for (const f of c.frames) frames.push({ outIface: peerToNode.get(f.iface) ?? f.iface, pkttype: f.pkttype, bytes: hexToBytes(f.hex) });
     };
     absorb(await this.helper.collect(QUIET_MS, 0, this.opts.timeoutMs));
-    if (process.env["NFEMU_DEBUG_EVENTS"]) for (const e of events) console.error(JSON.stringify({ ...e, network: undefined, transport: undefined, hasNet: !!e.network }));
     let view = this.interpret(hook, pkt, spec, ident, events, frames);
     if (!view.complete) {
       absorb(await this.helper.collect(QUIET_RETRY_MS, 0, this.opts.timeoutMs));
@@ -352,7 +355,7 @@ export async function runCase(caseObj: unknown, opts: KernelRunOptions = {}): Pr
     timings.ruleset_load_ms = round1(monoMs() - t);
     log(`loaded ${initial.map.byHandle.size} rules (${nftFamily(input.family)})`);
     helper = await Helper.start(scratch.node, scratch.peer, topo.links.map((l) => l.peer));
-    const runner = new CaseRun(input, scratch, topo, helper, initial, { ...opts, timeoutMs }, log);
+    const runner = new CaseRun(input, topo, helper, initial, { ...opts, timeoutMs }, log);
     for (let i = 0; i < input.packets.length; i++) results.push(await runner.packet(i));
     timings.case_total_ms = round1(monoMs() - tStart);
   } finally {

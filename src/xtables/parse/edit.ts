@@ -249,6 +249,8 @@ export class TableEditor {
         return;
       }
       case 'D': {
+        // Deleting or checking by rule: iptables-nft reports a missing chain as a missing rule.
+        if (cmd.rulenum === undefined && !this.has(cmd.chain!)) this.fail(`Bad rule (does a matching rule exist in that chain?)`, where, cmd.chain);
         const c = this.need(cmd.chain, where);
         if (cmd.rulenum !== undefined) {
           if (c.rules.length === 0) this.fail(`No chain/target/match by that name`, where, String(cmd.rulenum));
@@ -265,6 +267,7 @@ export class TableEditor {
         return;
       }
       case 'C': {
+        if (!this.has(cmd.chain!)) this.fail(`Bad rule (does a matching rule exist in that chain?)`, where, cmd.chain);
         const c = this.need(cmd.chain, where);
         for (const r of cmd.rules) {
           const k = ruleKey(r, this.family);
@@ -340,7 +343,7 @@ export class TableEditor {
       }
       case 'L': case 'S':
         // Listing changes nothing; the chain must exist when one is named.
-        if (cmd.chain !== undefined) this.need(cmd.chain, where);
+        if (cmd.chain !== undefined && !builtinChains(this.table.name).includes(cmd.chain)) this.need(cmd.chain, where);
         return;
     }
   }

@@ -577,6 +577,31 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
   if (command === null) fail(`no command specified`);
   const cmd = command as CommandLetter;
 
+  if (o.table === 'nat' && (policy === 'DROP' || targetName === 'DROP')) {
+    fail(`The "nat" table is not intended for filtering, the use of DROP is therefore inhibited.`, 'DROP');
+  }
+  // iptables-nft 1.8.9 sets no rule counters in IPv6 rules (-c and restore's [p:b] are
+  // read and checked, then dropped; checked with ip6tables-nft-save -c).
+  if (o.family === 6) counters = ZERO_COUNTERS;
+
+  // After the options, in iptables' order: the modules' final checks, the addresses, the
+  // `!` and -R address checks, the command/option table, the interface/chain check.
+  const env = envFor();
+  const matches: MatchSpec[] = [];
+  for (const l of loaded) {
+    if (l.unknown) continue;
+    matches.push({ name: l.ext.name, data: l.ext.parse(l.opts, env) });
+  }
+  let tspec: TargetSpec | null = null;
+  if (targetName !== null) {
+    const t = target as Loaded | null;
+    tspec = { kind: targetKind, name: targetName, data: t ? t.ext.parse(t.opts, env) : null };
+  }
+  const srcs = expandAddrs(src, o.family, fail);
+  const dsts = expandAddrs(dst, o.family, fail);
+  const anyInverted = (src !== null && (src as { invert: boolean }).invert) || (dst !== null && (dst as { invert: boolean }).invert);
+  if ((srcs.length > 1 || dsts.length > 1) && anyInverted) fail(`! not allowed with multiple source or destination IP addresses`);
+  if (cmd === 'R' && srcs.length * dsts.length !== 1) fail(`Replacement rule does not specify a unique address`);
   // generic_opt_check: the first option (in iptables' order) the command does not allow.
   const illegal = ILLEGAL[cmd === 'D' && rulenum !== undefined ? 'DNUM' : cmd] ?? '';
   for (const letter of OPT_ORDER) {
@@ -594,21 +619,8 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
     if (chain === 'POSTROUTING' || chain === 'OUTPUT') {
       if (inIface) fail(`Can't use -i with ${chain}`, '-i');
     }
-    const env = envFor();
-    const matches: MatchSpec[] = [];
-    for (const l of loaded) {
-      if (l.unknown) continue;
-      matches.push({ name: l.ext.name, data: l.ext.parse(l.opts, env) });
-    }
-    let tspec: TargetSpec | null = null;
-    if (targetName !== null) {
-      const t = target as Loaded | null;
-      tspec = { kind: targetKind, name: targetName, data: t ? t.ext.parse(t.opts, env) : null };
-    }
-    const srcs = expandAddrs(src, o.family, fail);
-    const dsts = expandAddrs(dst, o.family, fail);
-    if (cmd === 'R' && srcs.length * dsts.length !== 1) fail(`Replacement rule does not specify a unique address`);
-    // `-i +` matches every interface: iptables-nft adds no expression for it.
+    // `-p all` and `-i +` match everything: iptables-nft adds no expression for them.
+    const protoM = proto && (proto as ProtoMatch).proto === 0 ? null : proto;
     const inI = inIface && (inIface as IfaceMatch).name === '+' && !(inIface as IfaceMatch).invert ? null : inIface;
     const outI = outIface && (outIface as IfaceMatch).name === '+' && !(outIface as IfaceMatch).invert ? null : outIface;
     for (const s of srcs) {
@@ -618,7 +630,7 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
           dst: d,
           inIface: inI,
           outIface: outI,
-          proto,
+          proto: protoM,
           fragment,
           matches,
           target: tspec,

@@ -3,7 +3,7 @@
  * queue. `--queue-num N` (default 0) or `--queue-balance first:last`, `--queue-bypass`,
  * `--queue-cpu-fanout` (needs --queue-balance). Returns NF_QUEUE; the engine reports QUEUE
  * and the host decides the fate. In the kernel a packet for a queue nobody listens on is
- * dropped, or accepted with --queue-bypass: the data keeps `bypass` for the host.
+ * dropped, or accepted with --queue-bypass (NFQ_FLAG_BYPASS in the data's flags).
  */
 import { NF_QUEUE } from '../../netfilter/index.ts';
 import { registerTarget, type TargetExt } from '../ext.ts';
@@ -18,7 +18,6 @@ export interface NfqueueData {
   readonly queuesTotal: number;
   /** NFQ_FLAG_* bits. */
   readonly flags: number;
-  readonly bypass: boolean;
 }
 
 const OPTIONS: readonly XtOption[] = [
@@ -39,14 +38,14 @@ export const nfqueueTarget: TargetExt<NfqueueData> = {
       switch (use.name) {
         case 'queue-num': queueNum = uintOption('NFQUEUE', use, env, 0, 65535); break;
         case 'queue-balance': {
-          // XTTYPE_UINT16RC: `a:b`, an empty part is 0.
+          // XTTYPE_UINT16RC: `a:b`; an empty first part is 0, an empty last part 65535.
           const arg = use.args[0]!;
           const parts = arg.split(':');
           if (parts.length > 2) env.fail(`NFQUEUE: Too many components for option "--queue-balance" (max: 2)`, use.token);
           const vals: number[] = [];
           let rest = arg;
-          for (const p of parts) {
-            const r = p === '' ? { value: 0, end: 0 } : strtoul(p);
+          for (const [i, p] of parts.entries()) {
+            const r = p === '' ? { value: i === 0 ? 0 : 65535, end: 0 } : strtoul(p);
             if (r === null || r.end !== p.length || r.value > 65535) {
               env.fail(`NFQUEUE: bad value for option "--queue-balance" near "${rest}", or out of range (0-65535).`, use.token);
             }
@@ -64,7 +63,7 @@ export const nfqueueTarget: TargetExt<NfqueueData> = {
         case 'queue-cpu-fanout': flags |= NFQ_FLAG_CPU_FANOUT; break;
       }
     });
-    return { queueNum, queuesTotal, flags, bypass: (flags & NFQ_FLAG_BYPASS) !== 0 };
+    return { queueNum, queuesTotal, flags };
   },
   print(d) {
     let s = d.queuesTotal > 1 || d.queuesTotal === 0 ? `--queue-balance ${d.queueNum}:${(d.queueNum + d.queuesTotal - 1) & 0xffff}` : `--queue-num ${d.queueNum}`;

@@ -8,12 +8,10 @@
  *   (fwmark_reflect off). Sequence numbers are not modelled. It is attached to the
  *   original's conntrack entry with RELATED_REPLY (RELATED for a reply), as nf_ct_attach
  *   does, so conntrack does not look it up again.
- * - ICMP error: type 3 / ICMPv6 type 1 with the code of --reject-with, sent from the
- *   original destination when that is a local address, else (forwarded) from the primary
- *   address of the incoming interface, else (locally generated, OUTPUT) from the original
- *   source, as the routing of icmp_send picks it. TOS (orig & 0x1e) | 0xc0 (IPv4), length
+ * - ICMP error: type 3 / ICMPv6 type 1 with the code of --reject-with, from the source
+ *   address icmp_send's routing picks (see icmpSource). TOS (orig & 0x1e) | 0xc0 (IPv4), length
  *   quoting at most 576 (IPv4) / 1280 (IPv6) bytes. The quoted packet is not a Packet
- *   field: its tuple is written into `payload` as `quoted: tcp 10.0.0.1:40000 -> 10.0.0.2:80`.
+ *   field: its tuple is written into `payload` as `quoted: tcp 10.0.0.1:40000 -> 10.0.0.2:80 [SYN]`.
  *   When the original's entry is confirmed the error is attached to it as RELATED_REPLY
  *   (what conntrack's ICMP error lookup finds); an unconfirmed entry is not found by the
  *   kernel either.
@@ -30,7 +28,7 @@ import {
   NF_DROP, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, IPS_CONFIRMED,
 } from '../../netfilter/index.ts';
 import type { Conn } from '../../conntrack/index.ts';
-import { Packet, TCP_ACK, TCP_RST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST } from '../../packet/index.ts';
+import { Packet, TCP_ACK, TCP_RST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST, formatTcpFlags } from '../../packet/index.ts';
 import { registerTarget, RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST, type TargetExt, type XtContext } from '../ext.ts';
 import { checkTarget, ruleProto, xtParse, type XtOption } from './util.ts';
 
@@ -180,9 +178,7 @@ function sendUnreach(pkt: Packet, ctx: XtContext, code: number): void {
   p.icmpCode = code;
   p.icmpId = 0;
   p.daddr.set(pkt.saddr);
-  if (ctx.host.addrType(pkt.family, pkt.daddr, null) === RTN_LOCAL) p.saddr.set(pkt.daddr);
-  else if (ctx.hook === NF_INET_LOCAL_OUT) p.saddr.set(pkt.saddr);
-  else if (pkt.inIface === '' || !ctx.host.ifaceAddr(pkt.family, pkt.inIface, p.saddr)) p.saddr.set(pkt.daddr);
+  icmpSource(pkt, ctx, p.saddr);
   p.ttl = 64;
   p.tos = v4 ? (pkt.tos & 0x1e) | 0xc0 : 0;
   p.length = v4 ? 28 + Math.min(pkt.length, 548) : 48 + Math.min(pkt.length, 1232);
@@ -191,12 +187,38 @@ function sendUnreach(pkt: Packet, ctx: XtContext, code: number): void {
   ctx.emit(p);
 }
 
-/** `tcp 10.0.0.1:40000 -> 10.0.0.2:80` (`[v6]:port`; ICMP with type/code). */
+/**
+ * The source icmp_send gives the error: the original destination when it is local;
+ * for a locally generated packet (OUTPUT) the route back is local too, so its own source;
+ * for a forwarded one the address routing picks towards the original source
+ * (inet_select_addr on the device the error leaves by). HostView tells whether that device
+ * is the incoming interface (reversePathOk); when it is not, nfemu cannot name the device
+ * and takes inet_select_addr's fallback, the first device with a universe-scope address.
+ */
+function icmpSource(pkt: Packet, ctx: XtContext, out: Uint32Array): void {
+  if (ctx.host.addrType(pkt.family, pkt.daddr, null) === RTN_LOCAL) {
+    out.set(pkt.daddr);
+    return;
+  }
+  if (ctx.hook === NF_INET_LOCAL_OUT || pkt.inIface === '') {
+    out.set(pkt.saddr);
+    return;
+  }
+  const reply = new Packet();
+  reply.family = pkt.family;
+  reply.saddr.set(pkt.daddr);
+  reply.daddr.set(pkt.saddr);
+  reply.outIface = ctx.host.reversePathOk(pkt, false, false, false) ? pkt.inIface : '';
+  if (!ctx.host.masqueradeAddr(reply, out)) out.set(pkt.daddr);
+}
+
+/** `tcp 10.0.0.1:40000 -> 10.0.0.2:80 [SYN]` (`[v6]:port`; TCP flags; ICMP type, code and id). */
 function quotedText(pkt: Packet): string {
   const a = (w: Uint32Array) => formatWords(pkt.family, w);
   const ports = pkt.proto === 6 || pkt.proto === 17 || pkt.proto === 132 || pkt.proto === 136 || pkt.proto === 33;
   const end = (w: Uint32Array, port: number) => (ports ? (pkt.family === 6 ? `[${a(w)}]:${port}` : `${a(w)}:${port}`) : a(w));
   let s = `${protoShort(pkt.proto)} ${end(pkt.saddr, pkt.sport)} -> ${end(pkt.daddr, pkt.dport)}`;
+  if (pkt.proto === IPPROTO_TCP && pkt.tcpFlags !== 0) s += ` [${formatTcpFlags(pkt.tcpFlags)}]`;
   if (pkt.proto === IPPROTO_ICMP || pkt.proto === IPPROTO_ICMPV6) s += ` type ${pkt.icmpType} code ${pkt.icmpCode} id ${pkt.icmpId}`;
   return s;
 }

@@ -6,8 +6,8 @@
  * Configuration time only: nothing here runs per packet.
  */
 import { parseIpv4, parseIpv6, type Family } from '../../core/index.ts';
-import { HOOK_NAMES } from '../../netfilter/index.ts';
 import type { CheckEnv, OptionDef, OptionUse, ParseEnv } from '../ext.ts';
+import { textifyHooks } from '../validate.ts';
 
 /**
  * One entry of an extension's option table (struct xt_option_entry): the OptionDef the
@@ -61,12 +61,6 @@ export function xtParse(
     }
   }
   return seen;
-}
-
-/** The option use named `name`, the last one given (undefined when absent). */
-export function lastUse(opts: readonly OptionUse[], name: string): OptionUse | undefined {
-  for (let i = opts.length - 1; i >= 0; i--) if (opts[i]!.name === name) return opts[i];
-  return undefined;
 }
 
 /** Result of strtoul(): the value and the index just past the digits. */
@@ -215,11 +209,16 @@ export function inetAton(text: string): number | null {
   return (v * 2 ** (8 * (4 - last)) + vals[last]!) >>> 0;
 }
 
-/** The wording libxtables prints when getaddrinfo() cannot read a host (nfemu resolves no names). */
+/**
+ * The wording libxtables prints when getaddrinfo() cannot read a host. nfemu resolves no
+ * names; a text that could be a host name gets the answer of a resolver that cannot be
+ * reached (what the reference machine answers), anything else "Name or service not known".
+ */
 export function hostNotFound(family: Family, text: string): string {
   if (family === 6 && inetAton(text) !== null) return 'getaddrinfo: Address family for hostname not supported';
   if (family === 4 && parseIpv6(text) !== null) return 'getaddrinfo: Address family for hostname not supported';
-  return 'getaddrinfo: Temporary failure in name resolution';
+  if (/^[A-Za-z0-9.-]+$/.test(text)) return 'getaddrinfo: Temporary failure in name resolution';
+  return 'getaddrinfo: Name or service not known';
 }
 
 /**
@@ -260,11 +259,6 @@ function xtPrefix(family: Family): string {
   return `x_tables: ${family === 4 ? 'ip' : 'ip6'}_tables: `;
 }
 
-/** textify_hooks(): the hook names of a mask joined by `/`. */
-export function hookNames(mask: number): string {
-  return HOOK_NAMES.filter((_, h) => (mask & (1 << h)) !== 0).join('/');
-}
-
 /**
  * xt_check_target()'s generic part, with the kernel's log text: the target's table (null
  * for any), its hooks (0 for any), and the protocol it needs (0 for any).
@@ -280,7 +274,7 @@ export function checkTarget(
     return `${xtPrefix(env.family)}${name} target: only valid in ${table} table, not ${env.table}`;
   }
   if (hooks !== 0 && (env.hooks & ~hooks) !== 0) {
-    return `${xtPrefix(env.family)}${name} target: used from hooks ${hookNames(env.hooks)}, but only usable from ${hookNames(hooks)}`;
+    return `${xtPrefix(env.family)}${name} target: used from hooks ${textifyHooks(env.hooks)}, but only usable from ${textifyHooks(hooks)}`;
   }
   if (proto !== 0) {
     const p = env.rule.proto;

@@ -5,7 +5,7 @@
  * from these helpers.
  */
 import { formatWords, parseIp, SimulatedClock, SeededRng, type Family } from '../../../src/core/index.ts';
-import { NF_ACCEPT, TABLE_NAMES, tableByName } from '../../../src/netfilter/index.ts';
+import { NF_ACCEPT, tableByName } from '../../../src/netfilter/index.ts';
 import { buildPacket, type Packet, type PacketSpec } from '../../../src/packet/index.ts';
 import { ConntrackTable, type NatRange } from '../../../src/conntrack/index.ts';
 import {
@@ -171,13 +171,21 @@ export class FakeHost implements HostView {
     out.set(w(a));
     return true;
   }
-  masqueradeAddr(_pkt: Packet, out: Uint32Array): boolean {
-    if (this.masq === null) return false;
-    out.set(w(this.masq));
+  /** Sources whose route back does not leave by the interface they came in on. */
+  asymmetric = new Set<string>();
+  /** inet_select_addr as the host does it: `masq` when set, else the outgoing interface's address, else the first interface's. */
+  masqueradeAddr(pkt: Packet, out: Uint32Array): boolean {
+    if (this.masq !== null) {
+      out.set(w(this.masq));
+      return true;
+    }
+    const a = this.ifaces.get(pkt.outIface) ?? this.ifaces.values().next().value;
+    if (a === undefined) return false;
+    out.set(w(a));
     return true;
   }
-  reversePathOk(): boolean {
-    return true;
+  reversePathOk(pkt: Packet): boolean {
+    return !this.asymmetric.has(fmt(pkt.family, pkt.saddr));
   }
   hasSocket(pkt: Packet, transparentOnly: boolean, nowildcard: boolean): boolean {
     if (nowildcard) return this.established !== null && (!transparentOnly || this.established.transparent);
@@ -255,4 +263,3 @@ export function packet(spec: PacketSpec): Packet {
   return buildPacket(spec);
 }
 
-export { TABLE_NAMES };

@@ -189,7 +189,7 @@ test('NAT targets: table and hook checks with the kernel log text', () => {
 // ---- what the targets hand to nf_nat_setup_info ----
 
 /** A packet with a stand-in conntrack entry (the stub table only records setupNat). */
-function withCt(p: Packet, ctinfo = IP_CT_NEW, origSrc = p.saddr): Packet {
+function withCt(p: Packet, ctinfo = IP_CT_NEW, origSrc: Uint32Array = p.saddr): Packet {
   p.ct = { id: 1, orig: { src: Uint32Array.from(origSrc) } } as unknown as Packet['ct'];
   p.ctinfo = ctinfo;
   return p;

@@ -224,6 +224,12 @@ test('the ICMP error goes from the local destination back to the source, quoting
   assert.is(e.payload, 'quoted: udp 10.0.0.2:40000 -> 10.0.0.1:53');
 });
 
+test('the quoted TCP segment keeps its flags (as the kernel\'s icmp_inner shows them)', () => {
+  const { t, ctx } = rejectWith('icmp-port-unreachable');
+  t.run(tcpIn('SYN', { dst: '172.30.0.41' }), ctx);
+  assert.is(ctx.emitted[0]!.payload, 'quoted: tcp 10.0.0.2:40000 -> 172.30.0.41:80 [SYN]');
+});
+
 test('the ICMP error quotes at most 576 bytes in all (IPv4) and 1280 (IPv6)', () => {
   let { t, ctx } = rejectWith('icmp-port-unreachable');
   t.run(udpIn({ length: 1500 }), ctx);
@@ -233,12 +239,25 @@ test('the ICMP error quotes at most 576 bytes in all (IPv4) and 1280 (IPv6)', ()
   assert.is(ctx.emitted[0]!.length, 1280);
 });
 
-test('a forwarded packet is answered from the incoming interface address; a local one sent by OUTPUT from its own source', () => {
+test('a forwarded packet is answered from the address routing picks towards its source', () => {
+  // The route back leaves by the incoming interface: that interface's address.
   let { t, ctx } = rejectWith('icmp-port-unreachable', NF_INET_FORWARD);
-  ctx.host.ifaces.set('eth0', '192.168.1.1');
-  t.run(udpIn({ dst: '8.8.8.8' }), ctx);
-  assert.is(ctx.emitted[0]!.saddr[0], 0xc0a80101);
-  ({ t, ctx } = rejectWith('icmp-port-unreachable', NF_INET_LOCAL_OUT));
+  ctx.host.ifaces.set('wlan0', '192.168.0.10');
+  ctx.host.ifaces.set('virbr0', '192.168.122.1');
+  t.run(udpIn({ src: '192.168.122.50', dst: '8.8.8.8', in_iface: 'virbr0' }), ctx);
+  assert.is(ctx.emitted[0]!.saddr[0], 0xc0a87a01);
+  // It leaves by another device (firewalld-fedora27 recorded answer: 192.168.0.10 for a
+  // packet from 203.0.113.7 on virbr0 whose route back is the default via wlan0).
+  ({ t, ctx } = rejectWith('icmp-port-unreachable', NF_INET_FORWARD));
+  ctx.host.ifaces.set('wlan0', '192.168.0.10');
+  ctx.host.ifaces.set('virbr0', '192.168.122.1');
+  ctx.host.asymmetric.add('203.0.113.7');
+  t.run(udpIn({ src: '203.0.113.7', dst: '8.8.8.8', in_iface: 'virbr0' }), ctx);
+  assert.is(ctx.emitted[0]!.saddr[0], 0xc0a8000a);
+});
+
+test('a locally generated packet rejected in OUTPUT gets the error from its own source address', () => {
+  const { t, ctx } = rejectWith('icmp-port-unreachable', NF_INET_LOCAL_OUT);
   t.run(packet({ proto: 'udp', src: '10.0.0.1', sport: 5000, dst: '8.8.8.8', dport: 53 }), ctx);
   assert.equal([ctx.emitted[0]!.saddr[0], ctx.emitted[0]!.daddr[0]], [0x0a000001, 0x0a000001]);
 });

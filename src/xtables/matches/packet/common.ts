@@ -152,8 +152,8 @@ export function parsePortAddrinfo(text: string): number | null {
   const r = strtoul(text, 0, 10);
   if (r.end === text.length && r.end !== 0) {
     const asInt = Number(BigInt.asIntN(32, r.value & 0xffffffffn));
-    // glibc keeps the number in an int where -1 means "look the name up".
-    if (asInt !== -1 && !r.overflow) return asInt & 0xffff;
+    // glibc keeps the number in an int; a negative one is not a port (it falls back to a name look-up).
+    if (asInt >= 0 && !r.overflow) return asInt & 0xffff;
   }
   for (const proto of ['tcp', 'udp', 'sctp']) {
     const s = serviceByName(text, proto);
@@ -171,12 +171,61 @@ export function xtNumericToIpv4(text: string): number | null {
   if (parts.length > 4 || parts.length === 0) return null;
   const bytes = [0, 0, 0, 0];
   for (let i = 0; i < parts.length; i++) {
-    // Only the first three dots split; a fifth part stays glued to the fourth and fails.
     const n = xtStrtoul(parts[i]!, 0, 255);
     if (n === null) return null;
     bytes[i] = n.value;
   }
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+/**
+ * glibc's inet_ntop for IPv6: the longest run of two or more zero groups becomes `::` (the
+ * first of equal runs), lower-case hex, and the last 32 bits as a dotted quad only for
+ * `::a.b.c.d` (six leading zero groups, a.b non-zero) and `::ffff:a.b.c.d`.
+ */
+export function ntop6(w: Uint32Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 4; i++) g.push(w[i]! >>> 16, w[i]! & 0xffff);
+  let bestBase = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+      out += `${g[6]! >>> 8}.${g[6]! & 255}.${g[7]! >>> 8}.${g[7]! & 255}`;
+      return out;
+    }
+    out += g[i]!.toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** An address as iptables prints it (inet_ntop). */
+export function ntop(family: Family, w: Uint32Array): string {
+  if (family === 4) {
+    const v = w[0]!;
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  return ntop6(w);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -254,18 +303,24 @@ export class X6Parser {
   /** The table entry an OptionUse refers to (by canonical or alias name). */
   entryOf(use: OptionUse): X6Entry {
     const byName = this.table.find((t) => t.name === use.name);
-    if (byName === undefined) this.env.fail(`${this.ext}: unknown option "--${use.name}"`, use.token);
+    if (byName === undefined) this.env.fail(`unknown option "${use.token || `--${use.name}`}"`, use.token);
     return this.entry(byName.id);
   }
 
-  /** Once- and invert-checks for one option; returns its (canonical) entry. Sets the flag. */
+  /**
+   * Once- and invert-checks for one option; returns its canonical entry (the one libxtables
+   * names in messages). The invert check uses the spelling actually written (an old alias
+   * may not allow `!` where the current name does).
+   */
   use(use: OptionUse): X6Entry {
     const e = this.entryOf(use);
+    const written = this.table.find((t) => `--${t.name}` === use.token) ?? e;
     const bit = 1 << e.id;
     if ((!e.multi || (e.excl ?? 0) & bit) && this.flags & bit) {
       this.env.fail(`${this.ext}: option "--${e.name}" can only be used once.`, use.token);
     }
-    if (use.invert && !e.invert) this.env.fail(`${this.ext}: option "--${e.name}" cannot be inverted.`, use.token);
+    if (use.invert && !written.invert) this.env.fail(`${this.ext}: option "--${e.name}" cannot be inverted.`, use.token);
+    if (use.args.length < e.args) this.env.fail(`option "${use.token || `--${e.name}`}" requires an argument`, use.token);
     this.flags |= bit;
     return e;
   }
@@ -379,34 +434,12 @@ export function xtCheckMatch(
   return null;
 }
 
-/** A kernel checkentry message (pr_info with the module's prefix). */
-export function kernelMsg(module: string, text: string): string {
-  return `${module}: ${text}`;
-}
-
 // ---------------------------------------------------------------------------------------
 // Small shared shapes
-
-/** An inclusive numeric range with its own negation, as most header matches carry. */
-export interface Range {
-  readonly min: number;
-  readonly max: number;
-  readonly invert: boolean;
-}
 
 /** Formats `a` or `a:b` (iptables-save's form of a range). */
 export function fmtRange(min: number, max: number): string {
   return min === max ? String(min) : `${min}:${max}`;
-}
-
-/** `! ` when inverted (the nf_tables back end prints `!` before the option). */
-export function bang(invert: boolean): string {
-  return invert ? '! ' : '';
-}
-
-/** Joins printed option parts with single spaces, skipping empty ones. */
-export function joinParts(parts: readonly string[]): string {
-  return parts.filter((p) => p.length > 0).join(' ');
 }
 
 /** A compiled match that always says the same. */

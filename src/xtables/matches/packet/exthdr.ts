@@ -4,7 +4,7 @@
  *
  * nfemu packets carry no IPv6 extension headers. The kernel's matches start with
  * ipv6_find_hdr(); when the header is missing they return false before looking at `!`, so
- * these matches never match, negated or not. That is what NEVER implements.
+ * these matches never match, negated or not. That is what NO_HEADER implements.
  */
 import { NfemuError } from '../../../core/index.ts';
 import type { Packet } from '../../../packet/index.ts';

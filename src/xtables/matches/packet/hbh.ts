@@ -53,7 +53,8 @@ export function makeOptsModule(ext: 'hbh' | 'dst'): MatchExt<OptsData> {
         const type = optsNum(ext, colon < 0 ? item : item.slice(0, colon), 'opt', env, o.token);
         let v = type << 8;
         if (colon >= 0) {
-          if (v === 0) env.fail("PAD0 hasn't got length", o.token);
+          // The two tools word this differently.
+          if (v === 0) env.fail(ext === 'hbh' ? 'PAD0 has not got length' : "PAD0 hasn't got length", o.token);
           v |= optsNum(ext, item.slice(colon + 1), 'length', env, o.token);
         } else {
           v |= 0xff;

@@ -4,11 +4,11 @@
  * The kernel compares whole addresses (IPv6 as 128-bit numbers); no fragment rule.
  */
 import type { Family } from '../../../core/index.ts';
-import { formatWords, parseIpv6 } from '../../../core/index.ts';
+import { parseIpv6 } from '../../../core/index.ts';
 import type { Packet } from '../../../packet/index.ts';
 import type { CompileEnv, Matcher, MatchExt, OptionUse, ParseEnv } from '../../ext.ts';
 import { registerMatch } from '../../ext.ts';
-import { X6Parser, x6OptionDefs, xtNumericToIpv4, type X6Entry } from './common.ts';
+import { ntop, X6Parser, x6OptionDefs, xtNumericToIpv4, type X6Entry } from './common.ts';
 
 export interface AddrRange {
   readonly min: Uint32Array;
@@ -67,7 +67,7 @@ function parse(opts: readonly OptionUse[], env: ParseEnv): IprangeData {
 function print(d: IprangeData, family: Family): string {
   const out: string[] = [];
   const one = (opt: string, r: AddrRange | null): void => {
-    if (r) out.push(`${r.invert ? '! ' : ''}--${opt} ${formatWords(family, r.min)}-${formatWords(family, r.max)}`);
+    if (r) out.push(`${r.invert ? '! ' : ''}--${opt} ${ntop(family, r.min)}-${ntop(family, r.max)}`);
   };
   one('src-range', d.src);
   one('dst-range', d.dst);

@@ -8,10 +8,10 @@
  * matches every packet and `--pol ipsec` none, whatever the elements say.
  */
 import type { Family } from '../../../core/index.ts';
-import { formatWords, maskPrefix, parseIpOf, prefixMask, protoNumber } from '../../../core/index.ts';
+import { maskPrefix, parseIpOf, prefixMask, protoNumber } from '../../../core/index.ts';
 import type { CheckEnv, CompileEnv, Matcher, MatchExt, OptionUse, ParseEnv } from '../../ext.ts';
 import { registerMatch } from '../../ext.ts';
-import { ALWAYS, NEVER, X6Parser, x6OptionDefs, xtStrtoul, type X6Entry } from './common.ts';
+import { ALWAYS, NEVER, ntop, X6Parser, x6OptionDefs, xtNumericToIpv4, xtStrtoul, type X6Entry } from './common.ts';
 
 export const XT_POLICY_MATCH_IN = 1;
 export const XT_POLICY_MATCH_OUT = 2;
@@ -68,13 +68,22 @@ function parseHostMask(x6: X6Parser, e: X6Entry, text: string, invert: boolean, 
   const ip = parseIpOf(family, host);
   if (ip === null) x6.env.fail(`host/network \`${host}' not found`, token);
   const max = family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = xtStrtoul(text.slice(slash + 1), 0, max);
-    if (p === null) x6.badInt(e, 0, max, token);
-    prefix = p.value;
+  if (slash < 0) return { addr: Uint32Array.from(ip.w), mask: prefixMask(family, max), invert };
+  const m = text.slice(slash + 1);
+  const p = xtStrtoul(m, 0, max);
+  if (p !== null) return { addr: Uint32Array.from(ip.w), mask: prefixMask(family, p.value), invert };
+  // A mask written as an address (255.255.0.0).
+  const mask = new Uint32Array(4);
+  if (family === 4) {
+    const v = m.split('.').length === 4 ? xtNumericToIpv4(m) : null;
+    if (v === null) x6.badInt(e, 0, max, token);
+    mask[0] = v;
+  } else {
+    const v = parseIpOf(6, m);
+    if (v === null) x6.badInt(e, 0, max, token);
+    mask.set(v.w);
   }
-  return { addr: Uint32Array.from(ip.w), mask: prefixMask(family, prefix), invert };
+  return { addr: Uint32Array.from(ip.w), mask, invert };
 }
 
 function parse(opts: readonly OptionUse[], env: ParseEnv): PolicyData {
@@ -164,8 +173,8 @@ const PROTO_NAMES: Readonly<Record<number, string>> = { 50: 'esp', 51: 'ah', 108
 function printAddr(family: Family, a: PolicyAddr): string {
   const p = maskPrefix(family, a.mask);
   const max = family === 4 ? 32 : 128;
-  const suffix = p === max ? '' : p >= 0 ? `/${p}` : `/${formatWords(family, a.mask)}`;
-  return formatWords(family, a.addr) + suffix;
+  const suffix = p === max ? '' : p >= 0 ? `/${p}` : `/${ntop(family, a.mask)}`;
+  return ntop(family, a.addr) + suffix;
 }
 
 function print(d: PolicyData, family: Family): string {

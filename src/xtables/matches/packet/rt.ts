@@ -4,10 +4,10 @@
  * the kernel's match returns false (negated or not) — see exthdr.ts.
  */
 import type { Family } from '../../../core/index.ts';
-import { formatIpv6, parseIpv6 } from '../../../core/index.ts';
+import { parseIpv6 } from '../../../core/index.ts';
 import type { CompileEnv, MatchExt, OptionUse, ParseEnv } from '../../ext.ts';
 import { registerMatch } from '../../ext.ts';
-import { X6Parser, x6OptionDefs, type X6Entry } from './common.ts';
+import { ntop6, X6Parser, x6OptionDefs, type X6Entry } from './common.ts';
 import { FULL_U32, NO_HEADER, printU32Range, type U32Range } from './exthdr.ts';
 
 export interface RtData {
@@ -81,7 +81,7 @@ function print(d: RtData): string {
   out.push(printU32Range('rt-segsleft', d.segsleft));
   if (d.len) out.push(`${d.len.invert ? '! ' : ''}--rt-len ${d.len.value}`);
   if (d.res) out.push('--rt-0-res');
-  if (d.addrs) out.push(`--rt-0-addrs ${d.addrs.map(formatIpv6).join(',')}`);
+  if (d.addrs) out.push(`--rt-0-addrs ${d.addrs.map(ntop6).join(',')}`);
   if (d.notStrict) out.push('--rt-0-not-strict');
   return out.filter((s) => s).join(' ');
 }

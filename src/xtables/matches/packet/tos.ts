@@ -1,7 +1,7 @@
 /**
  * `-m tos --tos value[/mask]` or a symbolic name (libxt_tos.c revision 1, xt_dscp.c tos_mt):
  * (TOS & mask) == value, on the IPv4 TOS byte or the IPv6 traffic class (pkt.tos). A number
- * without mask uses 0xff; a name (Minimize-Delay, …) uses 0x3f, leaving the ECN bits out.
+ * without mask uses 0xff; a name (Minimize-Delay, …) uses 0x3f (the two top bits are not compared).
  */
 import type { Packet } from '../../../packet/index.ts';
 import type { CompileEnv, Matcher, MatchExt, OptionUse, ParseEnv } from '../../ext.ts';

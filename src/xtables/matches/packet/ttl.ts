@@ -30,7 +30,7 @@ export function ttlTable(prefix: string): X6Entry[] {
     { id: O_LT, name: `${prefix}-lt`, args: 1, excl: F_ANY },
     { id: O_GT, name: `${prefix}-gt`, args: 1, excl: F_ANY },
     { id: O_EQ, name: `${prefix}-eq`, args: 1, excl: F_ANY, invert: true },
-    { id: O_EQ, name: prefix, args: 1, excl: F_ANY },
+    { id: O_EQ, name: prefix, args: 1, excl: F_ANY, invert: true },
   ];
 }
 
