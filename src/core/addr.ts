@@ -93,10 +93,13 @@ export function parseIpv6(text: string): Uint32Array | null {
 export function formatIpv6(w: Uint32Array): string {
   const g: number[] = [];
   for (let i = 0; i < 4; i++) g.push(w[i]! >>> 16, w[i]! & 0xffff);
-  // IPv4-mapped and IPv4-compatible forms are printed with a dotted quad, as glibc does.
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && (g[5] === 0xffff || (g[5] === 0 && (g[6]! > 0 || g[7]! > 1)))) {
+  // glibc prints an embedded IPv4 address when the longest zero run is words 0-5 (::a.b.c.d
+  // with a non-zero word 6) or words 0-4 followed by ffff (::ffff:a.b.c.d).
+  let lead = 0;
+  while (lead < 8 && g[lead] === 0) lead++;
+  if (lead === 6 || (lead === 5 && g[5] === 0xffff)) {
     const v4 = formatIpv4(w[3]!);
-    return g[5] === 0xffff ? `::ffff:${v4}` : `::${v4}`;
+    return lead === 5 ? `::ffff:${v4}` : `::${v4}`;
   }
   let bestStart = -1;
   let bestLen = 0;

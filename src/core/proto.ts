@@ -22,7 +22,7 @@ export const IPPROTO_MH = 135;
  */
 const NAMES: ReadonlyArray<readonly [string, number]> = [
   ['tcp', 6], ['sctp', 132], ['udp', 17], ['udplite', 136], ['icmp', 1], ['icmpv6', 58],
-  ['ipv6-icmp', 58], ['esp', 50], ['ah', 51], ['ipv6-mh', 135], ['mh', 135], ['all', 0],
+  ['ipv6-icmp', 58], ['esp', 50], ['ah', 51], ['ipv6-mh', 135], ['mh', 135], ['mobility-header', 135], ['all', 0],
   ['ip', 0], ['hopopt', 0], ['igmp', 2], ['ggp', 3], ['ipencap', 4], ['st', 5], ['egp', 8],
   ['igp', 9], ['pup', 12], ['hmp', 20], ['xns-idp', 22], ['rdp', 27], ['iso-tp4', 29],
   ['dccp', 33], ['xtp', 36], ['ddp', 37], ['idpr-cmtp', 38], ['ipv6', 41], ['ipv6-route', 43],
@@ -49,7 +49,7 @@ export function protoNumber(text: string): number | null {
  * The name iptables-save prints for a protocol number. The nf_tables back end prints the
  * names it knows from its own table and /etc/protocols, and a number otherwise.
  */
-export function protoName(n: number, family: 4 | 6): string {
+export function protoName(n: number, _family: 4 | 6): string {
   switch (n) {
     case 6: return 'tcp';
     case 17: return 'udp';
@@ -59,7 +59,7 @@ export function protoName(n: number, family: 4 | 6): string {
     case 136: return 'udplite';
     case 50: return 'esp';
     case 51: return 'ah';
-    case 135: return family === 6 ? 'mh' : 'mobility-header';
+    case 135: return 'mobility-header';
     default: {
       for (const [name, num] of NAMES) if (num === n && num !== 0) return name;
       return String(n);

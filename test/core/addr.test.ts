@@ -23,6 +23,9 @@ test('IPv6 is printed as inet_ntop prints it', () => {
   assert.is(formatIpv6(parseIpv6('fe80::1:0:0:1')!), 'fe80::1:0:0:1');
   assert.is(formatIpv6(parseIpv6('1:0:1:0:1:0:1:0')!), '1:0:1:0:1:0:1:0');
   assert.is(formatIpv6(parseIpv6('::ffff:10.0.0.1')!), '::ffff:10.0.0.1');
+  assert.is(formatIpv6(parseIpv6('::6')!), '::6');
+  assert.is(formatIpv6(parseIpv6('::1.2.3.4')!), '::1.2.3.4');
+  assert.is(formatIpv6(parseIpv6('::ffff:0:5')!), '::ffff:0.0.0.5');
   assert.is(formatCidr(parseCidr(6, 'fd00::1/64')!), 'fd00::/64');
   assert.is(parseIpv6('1::2::3'), null);
 });
