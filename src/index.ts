@@ -11,5 +11,5 @@ export {
   Host, runCase, buildHost, runPacketBranches, TraceCollector, packetJson, parseRoute,
   type CaseFile, type CaseResultJson, type PacketResultJson, type PacketOutcome, type TraceEntry,
 } from './host/index.ts';
-export { formatCaseResult, formatPacketResult, formatTrace } from './cli/format.ts';
+export { formatCaseResult, formatPacketResult, formatTrace } from './cli/index.ts';
 export type { Scenario, ScenarioIO } from './scenario.ts';

@@ -25,9 +25,15 @@ export interface MutableChain {
   rules: Rule[];
 }
 
-/** A table being edited. With no chains at all the table does not exist (yet). */
+/**
+ * A table being edited. iptables-nft creates a table, and each built-in chain, only when a
+ * command needs it; `exists` says whether the table itself exists (it may exist with no
+ * chains, and built-in chains may be missing: iptables-nft-save prints a missing one as
+ * `:NAME ACCEPT [0:0]`, but no packet passes through it).
+ */
 export interface MutableTable {
   name: string;
+  exists: boolean;
   chains: MutableChain[];
 }
 
@@ -61,22 +67,18 @@ export function builtinChains(table: string): string[] {
   return HOOK_NAMES.filter((_, h) => (mask & (1 << h)) !== 0);
 }
 
-/**
- * A table that does not exist yet. iptables-nft creates it, with all its built-in chains
- * (policy ACCEPT), on the first command that needs a chain (see TableEditor.ensureTable);
- * a restore block that never does (`*filter` + `COMMIT`, or only `-F`) leaves no table.
- */
+/** A table that does not exist yet (see MutableTable). */
 export function newMutableTable(name: string): MutableTable {
-  return { name, chains: [] };
+  return { name, exists: false, chains: [] };
 }
 
 export function toMutable(t: Table): MutableTable {
-  return { name: t.name, chains: t.chains.map((c) => ({ ...c, rules: c.rules.slice() })) };
+  return { name: t.name, exists: true, chains: t.chains.map((c) => ({ ...c, rules: c.rules.slice() })) };
 }
 
-/** The finished table, or undefined when it has no chains (the table does not exist). */
+/** The finished table, or undefined when the table does not exist. */
 export function freezeTable(t: MutableTable): Table | undefined {
-  if (t.chains.length === 0) return undefined;
+  if (!t.exists) return undefined;
   return { name: t.name, chains: t.chains.map((c): Chain => ({ name: c.name, builtin: c.builtin, policy: c.policy, counters: c.counters, rules: c.rules })) };
 }
 
@@ -90,50 +92,57 @@ export class TableEditor {
   private readonly index = new Map<string, MutableChain>();
   /** Chains created in this transaction (nf_tables cannot rename those in the same batch). */
   private readonly created = new Set<string>();
+  /** Built-in chains that existed before this transaction, with their policies then. */
+  private readonly policyBefore = new Map<string, 'ACCEPT' | 'DROP' | null>();
+  private readonly builtinNames: readonly string[];
   /** Kernel errors for the batch, in command order (see the file comment). */
   readonly batchErrors: BatchError[] = [];
 
   constructor(readonly table: MutableTable, private readonly family: Family) {
-    for (const c of table.chains) this.index.set(c.name, c);
+    for (const c of table.chains) {
+      this.index.set(c.name, c);
+      if (c.builtin) this.policyBefore.set(c.name, c.policy);
+    }
+    this.builtinNames = builtinChains(table.name);
   }
 
   has(name: string): boolean {
     return this.index.has(name);
   }
 
-  /** The built-in chain `name`, created (policy ACCEPT) if the table does not have it yet; null if it is no built-in name. */
-  ensureBuiltin(name: string): MutableChain | null {
-    const have = this.index.get(name);
-    if (have) return have.builtin ? have : null;
-    const order = builtinChains(this.table.name);
-    const pos = order.indexOf(name);
-    if (pos < 0) return null;
-    const c: MutableChain = { name, builtin: true, policy: 'ACCEPT', counters: ZERO_COUNTERS, rules: [] };
-    // Built-in chains stay first, in hook order.
-    let at = 0;
-    while (at < this.table.chains.length && this.table.chains[at]!.builtin && order.indexOf(this.table.chains[at]!.name) < pos) at++;
-    this.table.chains.splice(at, 0, c);
-    this.index.set(name, c);
-    return c;
-  }
-
   get(name: string): MutableChain | undefined {
     return this.index.get(name);
   }
 
-  /** Whether the table exists (has its built-in chains). */
+  /** Whether the table exists. */
   get exists(): boolean {
-    return this.table.chains.length > 0;
+    return this.table.exists;
   }
 
-  /** Creates the table's built-in chains if the table does not exist yet (nft_xt_builtin_init). */
+  /** Whether `name` is one of the table's built-in chains (existing or not). */
+  isBuiltinName(name: string): boolean {
+    return this.builtinNames.includes(name);
+  }
+
+  /** Creates the table if it does not exist yet (nft_table_builtin_add). */
   ensureTable(): void {
-    if (this.exists) return;
-    for (const name of builtinChains(this.table.name)) {
-      const c: MutableChain = { name, builtin: true, policy: 'ACCEPT', counters: ZERO_COUNTERS, rules: [] };
-      this.table.chains.push(c);
-      this.index.set(name, c);
-    }
+    this.table.exists = true;
+  }
+
+  /**
+   * Creates a built-in chain (policy ACCEPT) if it is missing, and the table with it
+   * (nft_chain_builtin_init); built-in chains stay first, in hook order. Other names: no-op.
+   */
+  ensureBuiltin(name: string | undefined): void {
+    if (name === undefined || !this.isBuiltinName(name) || this.index.has(name)) return;
+    this.ensureTable();
+    const rank = this.builtinNames.indexOf(name);
+    let at = 0;
+    while (at < this.table.chains.length && this.table.chains[at]!.builtin && this.builtinNames.indexOf(this.table.chains[at]!.name) < rank) at++;
+    const c: MutableChain = { name, builtin: true, policy: 'ACCEPT', counters: ZERO_COUNTERS, rules: [] };
+    this.table.chains.splice(at, 0, c);
+    this.index.set(name, c);
+    this.created.add(name);
   }
 
   private fail(message: string, where: Where, token?: string): never {
@@ -153,6 +162,7 @@ export class TableEditor {
 
   /** Restore's `:NAME -` line: creates a user chain, or flushes it if it exists. */
   declareChain(name: string, where: Where, flushExisting: boolean): MutableChain {
+    void where;
     this.ensureTable();
     const c = this.index.get(name);
     if (c) {
@@ -173,13 +183,13 @@ export class TableEditor {
   /** `-N NAME` (the name was checked when the line was parsed). */
   newChain(name: string, where: Where): MutableChain {
     this.ensureTable();
-    if (this.index.has(name)) this.fail(`Chain already exists`, where, name);
+    if (this.index.has(name) || this.isBuiltinName(name)) this.fail(`Chain already exists`, where, name);
     return this.addChain(name);
   }
 
   /** Sets a built-in chain's policy (`:INPUT DROP [p:b]` or -P); `-` leaves it as it is. */
   setPolicy(name: string, policy: string, counters: Counters | null, where: Where): void {
-    this.ensureTable();
+    this.ensureBuiltin(name);
     const c = this.index.get(name);
     if (!c || !c.builtin) this.fail(`Bad built-in chain name`, where, name);
     // `:INPUT - [p:b]` keeps the policy (only a restore line can say `-`).
@@ -218,7 +228,7 @@ export class TableEditor {
     if (cmd.skip) return;
     switch (cmd.command) {
       case 'A': {
-        this.ensureTable();
+        this.ensureBuiltin(cmd.chain);
         this.checkTargets(cmd.rules, where);
         const c = this.need(cmd.chain, where);
         for (const r of cmd.rules) {
@@ -228,7 +238,7 @@ export class TableEditor {
         return;
       }
       case 'I': {
-        this.ensureTable();
+        this.ensureBuiltin(cmd.chain);
         this.checkTargets(cmd.rules, where);
         const c = this.need(cmd.chain, where);
         const pos = (cmd.rulenum ?? 1) - 1;
@@ -283,11 +293,14 @@ export class TableEditor {
           c.rules.length > 0 || this.table.chains.some((o) => o.rules.some((r) => refersTo(r, c.name)));
         if (cmd.chain === undefined) {
           // Every user chain; nf_tables refuses (EBUSY) one that has rules or is referenced.
+          // iptables-nft 1.8.9 also deletes the built-in chains this transaction created
+          // that have no rules (their policy is gone with them).
           for (const c of this.table.chains) {
             if (!c.builtin && busy(c)) this.batch(where, `CHAIN_DEL failed (Device or resource busy): chain ${c.name}`, c.name);
           }
-          this.table.chains = this.table.chains.filter((c) => c.builtin);
-          for (const k of [...this.index.keys()]) if (!this.index.get(k)!.builtin) this.index.delete(k);
+          const gone = (c: MutableChain) => !c.builtin || (this.created.has(c.name) && c.rules.length === 0);
+          for (const c of this.table.chains) if (gone(c)) this.index.delete(c.name);
+          this.table.chains = this.table.chains.filter((c) => !gone(c));
           return;
         }
         const c = this.need(cmd.chain, where);
@@ -302,7 +315,7 @@ export class TableEditor {
         if (cmd.chain === undefined) {
           for (const c of this.table.chains) c.rules = [];
         } else {
-          this.ensureTable();
+          this.ensureBuiltin(cmd.chain);
           this.need(cmd.chain, where).rules = [];
         }
         return;
@@ -311,8 +324,11 @@ export class TableEditor {
           // CMD_ZERO_NUM: iptables-nft 1.8.9 fails the line without a reason.
           this.fail(`line failed (iptables-nft does not zero single rules: -Z CHAIN RULENUM)`, where, String(cmd.rulenum));
         }
+        // iptables-nft 1.8.9 re-adds a built-in chain to zero it, with the policy it had
+        // before this transaction (ACCEPT for a chain this transaction created).
         const zero = (c: MutableChain) => {
           c.counters = ZERO_COUNTERS;
+          if (c.builtin) c.policy = this.policyBefore.get(c.name) ?? 'ACCEPT';
           c.rules = c.rules.map((r) => (r.counters === ZERO_COUNTERS ? r : { ...r, counters: ZERO_COUNTERS }));
         };
         if (cmd.chain === undefined) this.table.chains.forEach(zero);
