@@ -181,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (isNfemuError(e)) {
-      process.stderr.write(`nfemu: ${e.located()}${e.token !== undefined && !e.message.includes(e.token) ? ` (at \`${e.token}')` : ''}\n`);
+      process.stderr.write(`nfemu: ${e.located()}\n`);
       return e.code === 'USAGE' ? 2 : 1;
     }
     if (e instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(String((e as { code?: string }).code ?? e.message))) {

@@ -37,12 +37,16 @@ export class NfemuError extends Error {
     this.token = where.token;
   }
 
-  /** `FILE:LINE: message` (parts that are unknown are left out). */
+  /**
+   * `FILE:LINE: message` (parts that are unknown are left out), with the offending token
+   * named when the message does not already quote it.
+   */
   located(): string {
     const parts: string[] = [];
     if (this.file !== undefined) parts.push(this.file);
     if (this.line !== undefined) parts.push(String(this.line));
-    return parts.length ? `${parts.join(':')}: ${this.message}` : this.message;
+    const tok = this.token !== undefined && this.token !== '' && !this.message.includes(this.token) ? ` (at \`${this.token}')` : '';
+    return parts.length ? `${parts.join(':')}: ${this.message}${tok}` : `${this.message}${tok}`;
   }
 
   /** A copy of this error with the file (and line, if unset) filled in. */

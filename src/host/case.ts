@@ -100,7 +100,8 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
     sets.restore(c.ipsets, opts.file ? `${opts.file} (ipsets)` : 'ipsets');
   }
   let text = c.ruleset;
-  let rsFile = opts.file;
+  // Lines of an inline ruleset count from its own first line.
+  let rsFile = opts.file !== undefined ? `${opts.file} (ruleset)` : 'ruleset';
   if (text === undefined && c.ruleset_file !== undefined) {
     const p = resolve(opts.baseDir ?? '.', c.ruleset_file);
     try {
@@ -111,7 +112,7 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
     rsFile = c.ruleset_file;
   }
   let rs: Ruleset | undefined;
-  if (text !== undefined) rs = restore(text, { family, file: rsFile ?? 'ruleset', sets: sets ?? null });
+  if (text !== undefined) rs = restore(text, { family, file: rsFile, sets: sets ?? null });
   if (rs) host.load(rs, sets ? { get: (n) => sets!.get(n) } : undefined);
   return host;
 }

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NfemuError, type Family } from '../../src/core/index.ts';
 import {
-  RestoreError, applyCommand, emptyRuleset, getMatch, printSave, restore, tokenizeRuleLine,
+  RestoreError, applyCommand, emptyRuleset, getMatch, printSave, restore, tableOf, tokenizeRuleLine,
   type RestoreOptions, type Ruleset,
 } from '../../src/xtables/index.ts';
 
@@ -380,6 +380,38 @@ test('restore: a table exists only once a command creates its chains', () => {
   assert.is(printSave(load(filter(), {}, base)), '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 1.2.3.4/32 -j ACCEPT\nCOMMIT\n');
   assert.equal(rules(load(filter('-F'), { noflush: true }, base)), ['-A POSTROUTING -s 1.2.3.4/32 -j ACCEPT']);
   assert.ok(printSave(load(filter('-F'), { noflush: true }, base)).includes(':INPUT DROP [0:0]\n'));
+});
+
+test('restore: a built-in chain exists once a command names it (nft list ruleset); save prints every one', () => {
+  const names = (rs: Ruleset, t = 'filter') => tableOf(rs, t)?.chains.map((c) => c.name);
+  const fwd = load(filter('-A FORWARD -j ACCEPT'));
+  assert.equal(names(fwd), ['FORWARD']);
+  assert.is(printSave(fwd), '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -j ACCEPT\nCOMMIT\n');
+  assert.equal(names(load(filter(':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A FORWARD -j ACCEPT'))), ['INPUT', 'FORWARD', 'OUTPUT']);
+  assert.equal(names(load(filter('-N X'))), ['X']);
+  assert.equal(names(load(filter('-F INPUT'))), ['INPUT']);
+  assert.equal(names(load(filter('-P INPUT DROP'))), ['INPUT']);
+  assert.equal(names(load('*nat\n:X - [0:0]\n-A X -j ACCEPT\nCOMMIT\n'), 'nat'), ['X']);
+  assert.equal(names(load(filter('-A OUTPUT -j ACCEPT', '-P INPUT DROP'))), ['INPUT', 'OUTPUT'], 'built-in chains stay in hook order');
+});
+
+test('restore: -X and -Z on built-in chains this transaction created (iptables-nft 1.8.9)', () => {
+  const policies = (rs: Ruleset) => printSave(rs).split('\n').filter((l) => /^:(INPUT|FORWARD|OUTPUT) /.test(l));
+  // -X deletes the empty built-in chains created in the same transaction: their policy goes.
+  const x = load(filter(':INPUT DROP [0:0]', '-X'));
+  assert.equal(tableOf(x, 'filter')?.chains, [], 'the table stays, without chains');
+  assert.equal(policies(x), [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter(':INPUT DROP [0:0]', ':FORWARD DROP [0:0]', '-A FORWARD -j ACCEPT', '-X'))), [':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter(':INPUT DROP [0:0]', '-X', '-A INPUT -j ACCEPT'))), [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  // -Z gives a built-in chain back the policy it had before the transaction.
+  assert.equal(policies(load(filter('-P INPUT DROP', '-A INPUT -j ACCEPT', '-Z'))), [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter('-P INPUT DROP', '-P FORWARD DROP', '-Z FORWARD'))), [':INPUT DROP [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter('-P INPUT DROP', '-Z', '-P INPUT DROP'))), [':INPUT DROP [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  // Chains that existed before the transaction (--noflush) keep theirs.
+  const base = load(filter('-P INPUT DROP', '-A FORWARD -j ACCEPT'));
+  assert.equal(policies(load(filter('-P INPUT ACCEPT', '-P OUTPUT DROP', '-Z'), { noflush: true }, base)), [':INPUT DROP [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter('-P INPUT ACCEPT', '-P OUTPUT DROP', '-X'), { noflush: true }, base)), [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
+  assert.equal(policies(load(filter('-X'), { noflush: true }, base)), [':INPUT DROP [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']);
 });
 
 test('restore: tables print in iptables-nft order, comments and blank lines are skipped, a last line may lack its newline', () => {
