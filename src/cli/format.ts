@@ -47,7 +47,12 @@ export function formatPacketResult(r: PacketResultJson, n: number): string {
     lines.push(...formatTrace(r.trace, '  '));
     lines.push(`  => ${finalLine(r.final)}`);
   }
-  for (const e of r.emitted) lines.push(`  host sent: ${e.proto} ${e.src} -> ${e.dst}${e.icmp_type !== undefined ? ` icmp type ${e.icmp_type} code ${e.icmp_code}` : ''}${e.tcp_flags ? ' [' + e.tcp_flags + ']' : ''}`);
+  for (const e of r.emitted) {
+    const sp2 = e.sport !== undefined ? `:${e.sport}` : '';
+    const dp2 = e.dport !== undefined ? `:${e.dport}` : '';
+    const icmp = e.icmp_type !== undefined ? ` type ${e.icmp_type} code ${e.icmp_code}` : '';
+    lines.push(`  host sent: ${e.proto} ${e.src}${sp2} -> ${e.dst}${dp2}${icmp}${e.tcp_flags ? ' [' + e.tcp_flags + ']' : ''}${e.out_iface ? ' out ' + e.out_iface : ''}`);
+  }
   for (const l of r.logs) lines.push(`  log: ${l}`);
   return lines.join('\n');
 }

@@ -135,7 +135,13 @@ export class Host implements HostView {
 
   setSysctl(key: string, value: number): void {
     this.sysctls.set(key, value);
+    this.forward4 = this.sysctl('net.ipv4.ip_forward') === 1;
+    this.forward6 = this.sysctl('net.ipv6.conf.all.forwarding') === 1;
   }
+
+  /** ip_forward / IPv6 forwarding, cached from the sysctls (read per forwarded packet). */
+  private forward4 = true;
+  private forward6 = true;
 
   sysctl(key: string): number {
     return this.sysctls.get(key) ?? 0;
@@ -403,8 +409,7 @@ export class Host implements HostView {
       return;
     }
     if (r.type !== RTN_UNICAST || r.dev === null) return this.stackDrop(out, `no route to ${formatPacket(pkt).split(' -> ')[1]?.split(' ')[0] ?? 'destination'}`);
-    const fwd = fam === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding');
-    if (fwd !== 1) return this.stackDrop(out, 'forwarding is off (ip_forward=0)');
+    if (!(fam === 4 ? this.forward4 : this.forward6)) return this.stackDrop(out, 'forwarding is off (ip_forward=0)');
     if (pkt.ttl <= 1) return this.stackDrop(out, 'TTL expired in transit');
     pkt.ttl--;
     pkt.outIface = r.dev;

@@ -319,6 +319,12 @@ rejectTable('commands', [
   { name: '-N "a b"', input: filter('-N "a b"'), line: 2, message: "Invalid chain name `a b'" },
   { name: '-N with 29 characters', input: filter('-N ABCDEFGHIJKLMNOPQRSTUVWXYZ123'), line: 2, message: "chain name `ABCDEFGHIJKLMNOPQRSTUVWXYZ123' too long (must be under 29 chars)" },
   { name: ':NAME with 29 characters', input: filter(':ABCDEFGHIJKLMNOPQRSTUVWXYZ123 - [0:0]'), line: 2, message: "chain name `ABCDEFGHIJKLMNOPQRSTUVWXYZ123' too long (must be under 29 chars)" },
+  { name: 'any command names a chain of at most 28 characters', input: filter('-A ABCDEFGHIJKLMNOPQRSTUVWXYZ123 -j ACCEPT'), line: 2, message: "chain name `ABCDEFGHIJKLMNOPQRSTUVWXYZ123' too long (must be under 29 chars)" },
+  { name: '-X of a 29-character name', input: filter('-X ABCDEFGHIJKLMNOPQRSTUVWXYZ123'), line: 2, message: "chain name `ABCDEFGHIJKLMNOPQRSTUVWXYZ123' too long (must be under 29 chars)" },
+  { name: 'an illegal option comes before the chain name length', input: filter('-A ABCDEFGHIJKLMNOPQRSTUVWXYZ123 -n'), line: 2, message: "Illegal option `-n' with this command" },
+  { name: '-j with 29 characters', input: filter('-A INPUT -j ABCDEFGHIJKLMNOPQRSTUVWXYZ123'), line: 2, message: "Invalid target name `ABCDEFGHIJKLMNOPQRSTUVWXYZ123' (28 chars max)" },
+  { name: '-j with a blank (an unterminated quote)', input: filter('-A INPUT -j "A B'), line: 2, message: "Invalid target name `A B\n'" },
+  { name: '-j ""', input: filter('-A INPUT -j ""'), line: 2, message: 'Invalid target name (too short)' },
   { name: '-X of a built-in chain', input: filter('-X INPUT'), line: 2, message: 'No chain/target/match by that name' },
   { name: '-X of a missing chain', input: filter('-X NOPE'), line: 2, message: 'No chain/target/match by that name' },
   { name: '-X of a referenced chain', input: filter('-N X', '-A INPUT -j X', '-X X'), line: 4, message: 'CHAIN_DEL failed (Device or resource busy): chain X' },
@@ -509,6 +515,7 @@ rejectTable('jumps', [
   { name: 'a loop reachable from INPUT: blamed on the rule that links it in', input: filter(':A - [0:0]', ':B - [0:0]', '-A A -j B', '-A B -j A', '-A INPUT -j A'), line: 6, message: 'RULE_APPEND failed (Too many links): rule in chain INPUT' },
   { name: 'a loop closed after it is reachable: blamed on the closing rule', input: filter(':A - [0:0]', ':B - [0:0]', '-A INPUT -j A', '-A A -j B', '-A B -j A'), line: 6, message: 'RULE_APPEND failed (Too many links): rule in chain B' },
   { name: 'a jump to a built-in chain', input: filter('-A INPUT -j INPUT'), line: 2, message: 'RULE_APPEND failed (Operation not supported): rule in chain INPUT' },
+  { name: 'a jump to a built-in chain that does not exist (kernel)', input: filter('-A INPUT -j FORWARD'), line: 2, message: 'RULE_APPEND failed (No such file or directory): rule in chain INPUT' },
   { name: '-I of a jump to a built-in chain', input: filter('-I INPUT -j INPUT'), line: 2, message: 'RULE_INSERT failed (Operation not supported): rule in chain INPUT' },
 ]);
 

@@ -204,9 +204,11 @@ export class TableEditor {
   private checkNewRule(cmd: string, chain: string, r: Rule, where: Where): void {
     const op = BATCH_OP[cmd] ?? 'RULE_APPEND';
     if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO)) {
-      const to = this.index.get(r.target.name)!;
-      // nft_verdict_init: a jump to a base chain is refused.
-      if (to.builtin) this.batch(where, `${op} failed (Operation not supported): rule in chain ${chain}`, r.target.name);
+      const to = this.index.get(r.target.name);
+      // A built-in chain name passes iptables' own check; the kernel then refuses a jump
+      // to a chain that does not exist (ENOENT) or to a base chain (nft_verdict_init).
+      if (!to) this.batch(where, `${op} failed (No such file or directory): rule in chain ${chain}`, r.target.name);
+      else if (to.builtin) this.batch(where, `${op} failed (Operation not supported): rule in chain ${chain}`, r.target.name);
     }
     // A negated match-everything address compares zero bytes: the kernel refuses it.
     if ((r.src && r.src.invert && cidrIsAny(r.src.cidr)) || (r.dst && r.dst.invert && cidrIsAny(r.dst.cidr))) {
@@ -217,7 +219,7 @@ export class TableEditor {
   /** Jump and goto targets must exist when the rule is added (iptables-nft checks its cache). */
   private checkTargets(rules: readonly Rule[], where: Where): void {
     for (const r of rules) {
-      if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && !this.index.has(r.target.name)) {
+      if (r.target && (r.target.kind === TARGET_JUMP || r.target.kind === TARGET_GOTO) && !this.index.has(r.target.name) && !this.isBuiltinName(r.target.name)) {
         throw new MissingChainError(r.target.name, where);
       }
     }

@@ -427,6 +427,10 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
         seen.add('j');
         if (targetName !== null) fail(`multiple -j flags not allowed`, token);
         const name = arg(true);
+        // xt_parse_target
+        if (name === '') fail(`Invalid target name (too short)`, token);
+        if (name.length > MAX_CHAIN_NAME) fail(`Invalid target name \`${name}' (${MAX_CHAIN_NAME} chars max)`, name);
+        if (/\s/.test(name)) fail(`Invalid target name \`${name}'`, name);
         targetName = name;
         if (letter === 'g') {
           // iptables takes any name after -g for a chain; the chain must exist when applied.
@@ -607,7 +611,7 @@ export function parseCommandArgs(argv: readonly string[], o: RuleParseOptions): 
   for (const letter of OPT_ORDER) {
     if (seen.has(letter) && illegal.includes(letter)) fail(`Illegal option \`-${letter}' with this command`, `-${letter}`);
   }
-  if (cmd === 'E' && chain !== undefined && chain.length > MAX_CHAIN_NAME) {
+  if (chain !== undefined && chain.length > MAX_CHAIN_NAME) {
     fail(`chain name \`${chain}' too long (must be under ${MAX_CHAIN_NAME + 1} chars)`, chain);
   }
 
