@@ -129,7 +129,8 @@ const tableArb = (family: Family): fc.Arbitrary<TableGen> =>
         const chain = chains[ci]!;
         const userIdx = ci - builtin.length; // -1… for built-in chains
         const reachable = userNames.filter((_, j) => j > userIdx);
-        const targets: fc.Arbitrary<string>[] = [fc.constantFrom('', '-j ACCEPT', '-j DROP', '-j RETURN')];
+        // iptables refuses DROP in the nat table ("not intended for filtering").
+        const targets: fc.Arbitrary<string>[] = [name === 'nat' ? fc.constantFrom('', '-j ACCEPT', '-j RETURN') : fc.constantFrom('', '-j ACCEPT', '-j DROP', '-j RETURN')];
         if (reachable.length) targets.push(fc.record({ how: fc.constantFrom('-j', '-g'), to: fc.constantFrom(...reachable) }).map(({ how, to }) => `${how} ${to}`));
         return fc
           .record({
