@@ -13,6 +13,7 @@ import { readCaseFile, runCase, type CaseFile, type CaseResultJson } from '../ho
 import { formatCaseResult } from './format.ts';
 import { runScenarios } from './scenario.ts';
 import { verifyCommand } from './verify.ts';
+import { KUBE_PROXY_HELP, kubeProxyCommand } from './kube-proxy.ts';
 
 const HELP: Record<string, string> = {
   main: `nfemu — a packet-level netfilter emulator: where does this packet go, and why?
@@ -21,7 +22,9 @@ usage:
   nfemu save     RULESET [--ipsets FILE] [-6] [--noflush] [--counters]
   nfemu trace    --ruleset FILE [--ipsets FILE] [--local ADDR]… [--why] [--json] 'tcp 192.168.1.50:40000 -> 10.96.0.100:80 in eth0'
   nfemu trace    CASE.json [--json] [--seed N] [--why]
+  nfemu trace    --manifests FILE… [--node NAME] [--cluster-cidr CIDR] 'PACKET'
   nfemu verify   --kernel CASE.json
+  nfemu kube-proxy --mode iptables [--node NAME] MANIFEST…
   nfemu scenario [NAME…]
 
 Run 'nfemu COMMAND --help' for a command's options.`,
@@ -30,8 +33,12 @@ Run 'nfemu COMMAND --help' for a command's options.`,
 Parses RULESET like iptables-restore (iptables-nft, 1.8.9), validates it with the kernel's
 rules, and prints what iptables-nft-save would print back. Errors: nfemu: FILE:LINE: message.`,
   trace: `usage: nfemu trace --ruleset FILE [--ipsets FILE] [--local ADDR]… [--iface NAME=ADDR/LEN]… [--route 'ROUTE']… [--why] [--json] [--seed N] 'PACKET'
+       nfemu trace --manifests FILE… [--node NAME] [--cluster-cidr CIDR] [--iface …] [--route …] [--json] 'PACKET'
        nfemu trace CASE.json [--json] [--seed N] [--why]
 
+--manifests: Kubernetes YAML instead of a ruleset; the host is node NAME with what kube-proxy
+        (iptables mode) would program there, and the node's addresses unless --iface/--local
+        give others. More manifest files may follow before the packet string.
 PACKET: 'PROTO SRC[:PORT] -> DST[:PORT] [FLAGS] [in IFACE] [out IFACE] [uid N] [mark 0xN]'
         (with 'in IFACE' it arrives at PREROUTING, otherwise a local process sends it).
 Random rules: every branch is listed with its exact probability; --seed N samples one.`,
@@ -39,6 +46,7 @@ Random rules: every branch is listed with its exact probability; --seed N sample
 
 Runs the case in the real kernel (root, ip netns, iptables-nft, conntrack) in scratch
 namespaces and in nfemu, and prints agreement per packet; exit 1 on any divergence.`,
+  'kube-proxy': KUBE_PROXY_HELP,
   scenario: `usage: nfemu scenario [NAME…]
 
 Runs the scenarios in scenarios/ (all of them without a NAME) and prints what each shows.`,
@@ -93,6 +101,7 @@ function cmdTrace(argv: string[]): number {
     allowPositionals: true,
     options: {
       ruleset: { type: 'string' }, ipsets: { type: 'string' }, local: { type: 'string', multiple: true },
+      manifests: { type: 'string', multiple: true }, node: { type: 'string' }, 'cluster-cidr': { type: 'string' },
       iface: { type: 'string', multiple: true }, route: { type: 'string', multiple: true },
       json: { type: 'boolean' }, seed: { type: 'string' }, why: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -103,9 +112,13 @@ function cmdTrace(argv: string[]): number {
   const opts = { seed, why: values.why };
   let results: { file: string; result: CaseResultJson | { error: string } }[] = [];
   let failed = false;
-  if (values.ruleset !== undefined) {
-    if (positionals.length !== 1) throw new NfemuError('USAGE', "trace --ruleset FILE takes one packet string, e.g. 'tcp 10.0.0.1:1234 -> 10.96.0.1:80 in eth0'");
-    const spec = parsePacketString(positionals[0]!);
+  if (values.ruleset !== undefined && values.manifests !== undefined) throw new NfemuError('USAGE', 'trace takes --ruleset or --manifests, not both');
+  if (values.ruleset !== undefined || values.manifests !== undefined) {
+    const manifests = values.manifests ? [...values.manifests, ...positionals.slice(0, -1)] : null;
+    if (manifests ? positionals.length < 1 : positionals.length !== 1) {
+      throw new NfemuError('USAGE', `trace ${manifests ? '--manifests FILE…' : '--ruleset FILE'} takes one packet string, e.g. 'tcp 10.0.0.1:1234 -> 10.96.0.1:80 in eth0'`);
+    }
+    const spec = parsePacketString(positionals[positionals.length - 1]!);
     const interfaces: { name: string; addrs: string[] }[] = [];
     for (const i of values.iface ?? []) {
       const [name, addr] = i.split('=');
@@ -117,14 +130,17 @@ function cmdTrace(argv: string[]): number {
     if (interfaces.length === 0) interfaces.push({ name: 'eth0', addrs: [] });
     const local = (values.local ?? []).map((a) => (a.includes('/') ? a : `${a}/${parseIp(a)?.family === 6 ? 128 : 32}`));
     const c: CaseFile = {
-      ruleset: readText(values.ruleset),
+      ...(manifests
+        ? { manifests_files: manifests, node: values.node, kube_proxy: values['cluster-cidr'] ? { clusterCIDR: values['cluster-cidr'] } : {} }
+        : { ruleset: readText(values.ruleset!) }),
       ...(values.ipsets ? { ipsets: readText(values.ipsets) } : {}),
       interfaces,
       local_addrs: local,
       routes: values.route ?? [`default dev ${interfaces[0]!.name}`],
       packets: [spec],
     };
-    results.push({ file: values.ruleset, result: runCase(c, { ...opts, file: values.ruleset }) });
+    const file = values.ruleset ?? manifests!.join(' ');
+    results.push({ file, result: runCase(c, { ...opts, file: values.ruleset, baseDir: '.' }) });
   } else {
     if (positionals.length !== 1) throw new NfemuError('USAGE', 'trace takes a CASE.json file, or --ruleset FILE and a packet string (see nfemu trace --help)');
     const file = positionals[0]!;
@@ -173,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify':
         if (rest.includes('--help') || rest.includes('-h')) return help('verify');
         return await verifyCommand(rest);
+      case 'kube-proxy': return kubeProxyCommand(rest, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
       case 'scenario':
         if (rest.includes('--help') || rest.includes('-h')) return help('scenario');
         return await runScenarios(rest);

@@ -11,6 +11,7 @@ import { buildPacket, formatMark, type Packet, type PacketSpec } from '../packet
 import { connToJson } from '../conntrack/index.ts';
 import { restore, type Ruleset } from '../xtables/index.ts';
 import { IpsetRegistry } from '../ipset/index.ts';
+import { generateIptables, iptablesHostRuleset, parseManifests, readManifestFiles, type IptablesProxyOptions, type IptablesSync } from '../kube/index.ts';
 import { Host, type PacketOutcome } from './host.ts';
 import { parseRoute } from './routing.ts';
 import { TraceCollector, packetJson, ctStateName, statusNames, type PacketJson, type TraceEntry } from './trace.ts';
@@ -18,6 +19,14 @@ import { TraceCollector, packetJson, ctStateName, statusNames, type PacketJson, 
 export interface CaseFile {
   ruleset?: string;
   ruleset_file?: string;
+  /** Kubernetes YAML, in place of `ruleset`: the host gets what kube-proxy (iptables mode) would program. */
+  manifests?: string;
+  /** Manifest files (relative to the case file), in place of `ruleset`. */
+  manifests_files?: string[];
+  /** With manifests: the node (its name) the host is. */
+  node?: string;
+  /** With manifests: kube-proxy options (src/kube IptablesProxyOptions). */
+  kube_proxy?: IptablesProxyOptions;
   ipsets?: string;
   local_addrs?: string[];
   interfaces?: { name: string; addrs?: string[] }[];
@@ -86,14 +95,20 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   const family = familyOf(c);
   const clock = new SimulatedClock(0);
   const host = new Host({ clock, rng: new SeededRng(seed) }, family);
-  const ifaces = c.interfaces && c.interfaces.length ? c.interfaces : [{ name: 'eth0', addrs: [] }];
+  const kube = kubeSync(c, opts, family);
+  let ifaces = c.interfaces && c.interfaces.length ? c.interfaces : [{ name: 'eth0', addrs: [] as string[] }];
+  // With manifests and no address given, the node's own addresses go on the first interface.
+  if (kube && !c.local_addrs?.length && !ifaces.some((i) => i.addrs?.length)) {
+    const addrs = kube.options.nodeIPs.filter((a) => parseIp(a)?.family === family).map((a) => `${a}/${family === 6 ? 128 : 32}`);
+    ifaces = [{ ...ifaces[0]!, addrs }, ...ifaces.slice(1)];
+  }
   for (const i of ifaces) {
     host.routing.addIface(i.name, i.name.startsWith('kube-ipvs') || i.name.startsWith('dummy') ? 'dummy' : 'veth');
     for (const a of i.addrs ?? []) host.routing.addAddr(i.name, a);
   }
   for (const a of c.local_addrs ?? []) host.routing.addAddr(ifaces[0]!.name, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`);
   for (const r of c.routes ?? []) host.routing.addRoute(parseRoute(r, family));
-  for (const [k, v] of Object.entries(c.sysctls ?? {})) host.setSysctl(k, Number(v));
+  for (const [k, v] of Object.entries({ ...(kube?.sysctls ?? {}), ...(c.sysctls ?? {}) })) host.setSysctl(k, Number(v));
   let sets: IpsetRegistry | undefined;
   if (c.ipsets) {
     sets = new IpsetRegistry(clock);
@@ -113,8 +128,21 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   }
   let rs: Ruleset | undefined;
   if (text !== undefined) rs = restore(text, { family, file: rsFile, sets: sets ?? null });
+  else if (kube) rs = iptablesHostRuleset(kube, undefined, opts.file ?? 'manifests');
   if (rs) host.load(rs, sets ? { get: (n) => sets!.get(n) } : undefined);
   return host;
+}
+
+/** With `manifests` / `manifests_files` (and no ruleset): one full kube-proxy iptables sync for `node`. */
+function kubeSync(c: CaseFile, opts: RunOptions, family: Family): IptablesSync | null {
+  if (c.manifests === undefined && c.manifests_files === undefined) return null;
+  if (c.ruleset !== undefined || c.ruleset_file !== undefined) {
+    throw new NfemuError('PARSE', 'a case takes either a ruleset or manifests, not both', { file: opts.file });
+  }
+  const objs = c.manifests !== undefined
+    ? parseManifests(c.manifests, opts.file ? `${opts.file} (manifests)` : 'manifests')
+    : readManifestFiles(c.manifests_files!, opts.baseDir ?? '.');
+  return generateIptables(objs, { family, ...(c.kube_proxy ?? {}), nodeName: c.node ?? c.kube_proxy?.nodeName ?? null });
 }
 
 function finalJson(o: PacketOutcome): FinalJson {

@@ -81,4 +81,3 @@ export function stateName(proto: number, state: number): string {
   return 'ERR!';
 }
 
-export { sNO as IP_VS_TCP_S_NONE_STATE };

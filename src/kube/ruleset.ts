@@ -36,8 +36,8 @@ function chainOrder(a: string, b: string): number {
  * Reorders restore text the way kube-proxy's tests do before comparing (sortIPTablesRules):
  * tables by name; in each, the chain declarations, then the rules grouped chain by chain,
  * chains ordered KUBE-NODEPORTS, KUBE-SERVICES, other KUBE-* by name, the rest by name;
- * rule order inside a chain kept; a chain deleted with `-X` loses its declaration and its
- * `-X` line goes last. Lines are kept verbatim.
+ * rule order inside a chain kept; `-X` lines last, in the same chain order. Lines are kept
+ * verbatim.
  */
 export function sortRestoreText(text: string): string {
   interface T {
@@ -66,10 +66,7 @@ export function sortRestoreText(text: string): string {
   for (const t of tables) {
     const names = [...t.chains.keys()].sort(chainOrder);
     out.push(`*${t.name}`);
-    for (const n of names) {
-      const c = t.chains.get(n)!;
-      if (!c.deleted) out.push(c.declared ?? `:${n} - [0:0]`);
-    }
+    for (const n of names) out.push(t.chains.get(n)!.declared ?? `:${n} - [0:0]`);
     for (const n of names) out.push(...t.chains.get(n)!.rules);
     for (const n of names) if (t.chains.get(n)!.deleted) out.push(`-X ${n}`);
     out.push('COMMIT');

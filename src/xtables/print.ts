@@ -7,7 +7,7 @@
 import { formatCidr, protoName, type Family } from '../core/index.ts';
 import { HOOK_NAMES, TABLE_HOOKS, tableByName } from '../netfilter/index.ts';
 import { getMatch, getTarget } from './ext.ts';
-import { TARGET_EXTENSION, TARGET_GOTO, ZERO_COUNTERS, type Chain, type Rule, type Ruleset, type Table } from './model.ts';
+import { TARGET_EXTENSION, TARGET_GOTO, ZERO_COUNTERS, type Chain, type MatchSpec, type Rule, type Ruleset, type Table } from './model.ts';
 
 function builtinChainNames(table: string): string[] {
   const id = tableByName(table);
@@ -27,7 +27,7 @@ export function printRuleBody(r: Rule, family: Family): string {
   if (r.outIface) parts.push(`${neg(r.outIface.invert)}-o ${r.outIface.name}`);
   if (r.proto && (r.proto.proto !== 0 || r.proto.invert)) parts.push(`${neg(r.proto.invert)}-p ${protoName(r.proto.proto, family)}`);
   if (r.fragment) parts.push(`${neg(r.fragment.invert)}-f`);
-  for (const m of r.matches) {
+  for (const m of foldNativeMatches(r.matches)) {
     const ext = getMatch(m.name);
     const opts = ext ? ext.print(m.data, family) : '';
     parts.push(opts ? `-m ${m.name} ${opts}` : `-m ${m.name}`);
@@ -89,4 +89,70 @@ export function printSave(rs: Ruleset, opts: SaveOptions = {}): string {
     out.push('COMMIT');
   }
   return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** The port/flag fields of tcp and udp data that iptables-nft keeps as native expressions. */
+interface NativePortData {
+  readonly spts: readonly [number, number];
+  readonly dpts: readonly [number, number];
+  readonly invSrc: boolean;
+  readonly invDst: boolean;
+  readonly flgMask?: number;
+  readonly flgCmp?: number;
+  readonly invFlags?: boolean;
+}
+
+/** Optional hooks of the tcp and udp modules: stored natively, and printed at all. */
+interface NativeExt {
+  omitted?(data: unknown): boolean;
+  native?(data: unknown): boolean;
+}
+
+const FULL = (r: readonly [number, number]) => r[0] === 0 && r[1] === 65535;
+
+/**
+ * What iptables-nft-save prints for a rule's matches. tcp and udp matches become native
+ * nf_tables expressions when loaded; reading them back, iptables-nft (nft_create_match
+ * with reuse) puts every such field into the first tcp (udp) match of the rule — a later
+ * field overwrites an earlier one of the same kind — and a match that left no
+ * expression behind (`! --sport 0:65535`) is not printed at all. The rule's meaning is
+ * kept in the model; only its printed form follows iptables-nft.
+ */
+function foldNativeMatches(ms: readonly MatchSpec[]): readonly MatchSpec[] {
+  let native = 0;
+  for (const m of ms) if (isNative(m)) native++;
+  if (native === 0) return ms;
+  const out: MatchSpec[] = [];
+  const first = new Map<string, number>();
+  for (const m of ms) {
+    const ext = getMatch(m.name) as (NativeExt & object) | undefined;
+    if (isNative(m)) {
+      if (ext?.omitted?.(m.data)) continue;
+      const at = first.get(m.name);
+      if (at === undefined) {
+        first.set(m.name, out.length);
+        out.push(m);
+        continue;
+      }
+      const a = out[at]!.data as NativePortData;
+      const b = m.data as NativePortData;
+      const merged: NativePortData = {
+        ...a,
+        ...(FULL(b.spts) && !b.invSrc ? {} : { spts: b.spts, invSrc: b.invSrc }),
+        ...(FULL(b.dpts) && !b.invDst ? {} : { dpts: b.dpts, invDst: b.invDst }),
+        ...(b.flgMask ? { flgMask: b.flgMask, flgCmp: b.flgCmp, invFlags: b.invFlags } : {}),
+      };
+      out[at] = { name: m.name, data: merged };
+      continue;
+    }
+    out.push(m);
+  }
+  return out;
+}
+
+/** Whether iptables-nft keeps this match as native expressions (the module says; tcp/udp only). */
+function isNative(m: MatchSpec): boolean {
+  if (m.name !== 'tcp' && m.name !== 'udp') return false;
+  const ext = getMatch(m.name) as (NativeExt & object) | undefined;
+  return ext?.native?.(m.data) ?? false;
 }

@@ -251,6 +251,8 @@ export function rebuildFromDump(dump: Dump, vector: { style: 'current' | '2023';
     const any = list[0]!;
     const hc = list.find((p) => p.healthCheckNodePort)?.healthCheckNodePort;
     const anyNodePort = list.some((p) => p.nodePort);
+    // kube-proxy opens a health-check port only for eTP:Local LoadBalancers (NeedsHealthCheck).
+    if (hc) for (const p of list) p.eTPLocal = true;
     // type LoadBalancer only when the dump shows a health-check port: kube-proxy takes LB IPs
     // from status.loadBalancer.ingress whatever the type, and an eTP:Local LoadBalancer
     // without a health-check port cannot be written (the API server always allocates one).

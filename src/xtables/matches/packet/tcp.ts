@@ -253,6 +253,8 @@ function compile(data: TcpData, _env: CompileEnv): Matcher {
 export interface VanishingMatchExt<D> extends MatchExt<D> {
   /** True when iptables-nft keeps nothing of this match: the printer should leave out `-m NAME` too. */
   omitted(data: D): boolean;
+  /** True when iptables-nft stores the match as native expressions (see print.ts's folding). */
+  native(data: D): boolean;
 }
 
 export const tcpMatch: VanishingMatchExt<TcpData> = {
@@ -263,6 +265,7 @@ export const tcpMatch: VanishingMatchExt<TcpData> = {
   check,
   compile,
   omitted: tcpVanishes,
+  native: (d) => !tcpUsesXtMatch(d),
 };
 
 registerMatch(tcpMatch);

@@ -136,6 +136,7 @@ export const udpMatch: VanishingMatchExt<UdpData> = {
   check,
   compile,
   omitted: vanishes,
+  native: (d) => !udpUsesXtMatch(d),
 };
 
 registerMatch(udpMatch);
