@@ -11,6 +11,7 @@ import { buildPacket, formatMark, type Packet, type PacketSpec } from '../packet
 import { connToJson } from '../conntrack/index.ts';
 import { restore, type Ruleset } from '../xtables/index.ts';
 import { IpsetRegistry } from '../ipset/index.ts';
+import { Ipvs, restoreIpvs } from '../ipvs/index.ts';
 import { generateIptables, iptablesHostRuleset, parseManifests, readManifestFiles, type IptablesProxyOptions, type IptablesSync } from '../kube/index.ts';
 import { Host, type PacketOutcome } from './host.ts';
 import { parseRoute } from './routing.ts';
@@ -28,6 +29,8 @@ export interface CaseFile {
   /** With manifests: kube-proxy options (src/kube IptablesProxyOptions). */
   kube_proxy?: IptablesProxyOptions;
   ipsets?: string;
+  /** `ipvsadm-save -n` text: IPVS virtual services and real servers on this host. */
+  ipvs?: string;
   local_addrs?: string[];
   interfaces?: { name: string; addrs?: string[] }[];
   routes?: string[];
@@ -130,6 +133,11 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   if (text !== undefined) rs = restore(text, { family, file: rsFile, sets: sets ?? null });
   else if (kube) rs = iptablesHostRuleset(kube, undefined, opts.file ?? 'manifests');
   if (rs) host.load(rs, sets ? { get: (n) => sets!.get(n) } : undefined);
+  if (c.ipvs !== undefined) {
+    const ipvs = new Ipvs({ clock });
+    restoreIpvs(ipvs, String(c.ipvs), opts.file ? `${opts.file} (ipvs)` : 'ipvs');
+    host.setIpvs(ipvs);
+  }
   return host;
 }
 

@@ -6,7 +6,7 @@
  */
 import { NfemuError, type Clock, type Family, type Rng } from '../core/index.ts';
 import {
-  NF_ACCEPT, NF_DROP, NF_QUEUE, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING,
+  NF_ACCEPT, NF_DROP, NF_QUEUE, NF_STOLEN, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING,
   NF_INET_PRE_ROUTING, NUM_TABLES, TABLE_NAT, TABLE_NAMES, HOOK_NAMES, tableHasHook, tablePriority,
   NF_IP_PRI_CONNTRACK, NF_IP_PRI_CONNTRACK_CONFIRM, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, IP_CT_INVALID,
 } from '../netfilter/index.ts';
@@ -16,6 +16,7 @@ import {
   RTN_LOCAL, RTN_BROADCAST, RTN_UNICAST, emptyRuleset,
   CompiledTable, StateRegistry, evaluate, type Decision, type ExtState, type HostView, type IpsetView, type LogRecord, type Ruleset, type XtContext, type Table,
 } from '../xtables/index.ts';
+import { Ipvs } from '../ipvs/index.ts';
 import { Routing } from './routing.ts';
 import { TraceCollector } from './trace.ts';
 
@@ -46,6 +47,9 @@ interface HookEntry {
 
 const CT_IN = -1;
 const CT_CONFIRM = -2;
+/** IPVS hook functions (ip_vs_core.c nf_hook_ops): ip_vs_in_hook and ip_vs_out_hook. */
+const IPVS_IN = -3;
+const IPVS_OUT = -4;
 
 const NO_SETS: IpsetView = { get: () => null };
 
@@ -110,6 +114,8 @@ export class Host implements HostView {
   private compiledFrom: (Table | undefined)[] = new Array(NUM_TABLES).fill(undefined);
   private hooks: HookEntry[][] = [[], [], [], [], []];
   conntrack: ConntrackTable | null = null;
+  /** IPVS of this namespace (null: the ip_vs module is not loaded). */
+  ipvs: Ipvs | null = null;
   private readonly ctx: Ctx;
   private readonly decision: Decision = { rule: -1, chain: -1 };
   private ctOptions: ConntrackOptions = {};
@@ -137,6 +143,21 @@ export class Host implements HostView {
     this.sysctls.set(key, value);
     this.forward4 = this.sysctl('net.ipv4.ip_forward') === 1;
     this.forward6 = this.sysctl('net.ipv6.conf.all.forwarding') === 1;
+    this.ipvs?.setSysctl(key, value);
+  }
+
+  /**
+   * Loads IPVS into this host (null unloads it): its hook functions join LOCAL_IN,
+   * LOCAL_OUT and FORWARD at the kernel's priorities; the host's net.ipv4.vs.* sysctls
+   * apply, and net.ipv4.vs.conntrack=1 turns connection tracking on.
+   */
+  setIpvs(ipvs: Ipvs | null): void {
+    this.ipvs = ipvs;
+    if (ipvs !== null) {
+      for (const [k, v] of this.sysctls) ipvs.setSysctl(k, v);
+      if (ipvs.sysctls.conntrack !== 0 && !this.conntrack) this.enableConntrack(this.ctOptions);
+    }
+    this.rebuildHooks();
   }
 
   /** ip_forward / IPv6 forwarding, cached from the sysctls (read per forwarded packet). */
@@ -203,6 +224,13 @@ export class Host implements HostView {
         // exists (null bindings, un-NAT); other tables only where they have a base chain.
         if (t === TABLE_NAT ? ct.hookChain.some((c) => c >= 0) : ct.hookChain[h]! >= 0) list.push({ priority: tablePriority(t, h), what: t });
       }
+      if (this.ipvs) {
+        // ip_vs_ops4 / ip_vs_ops6: NF_IP_PRI_NAT_SRC - 2 / - 1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1 / + 2
+        // at LOCAL_OUT, 100 at FORWARD (ip_vs_forward_icmp at 99 handles ICMP only: not modelled).
+        if (h === NF_INET_LOCAL_IN) list.push({ priority: 98, what: IPVS_OUT }, { priority: 99, what: IPVS_IN });
+        if (h === NF_INET_LOCAL_OUT) list.push({ priority: -99, what: IPVS_OUT }, { priority: -98, what: IPVS_IN });
+        if (h === NF_INET_FORWARD) list.push({ priority: 100, what: IPVS_OUT });
+      }
       if (this.conntrack) {
         if (h === NF_INET_PRE_ROUTING || h === NF_INET_LOCAL_OUT) list.push({ priority: NF_IP_PRI_CONNTRACK, what: CT_IN });
         if (h === NF_INET_POST_ROUTING || h === NF_INET_LOCAL_IN) list.push({ priority: NF_IP_PRI_CONNTRACK_CONFIRM, what: CT_CONFIRM });
@@ -242,6 +270,7 @@ export class Host implements HostView {
     (h as unknown as { states: StateRegistry }).states = this.states.clone();
     (h as unknown as { ctx: Ctx }).ctx = new Ctx(this.opts.rng, h);
     h.conntrack = this.conntrack ? this.conntrack.clone() : null;
+    h.ipvs = this.ipvs ? this.ipvs.clone() : null;
     h.ctx.conntrack = h.conntrack;
     h.ctx.states = h.states.slots;
     (h as unknown as { decision: Decision }).decision = { rule: -1, chain: -1 };
@@ -326,6 +355,9 @@ export class Host implements HostView {
         v = this.conntrack!.in(pkt, hook);
       } else if (e.what === CT_CONFIRM) {
         v = this.conntrack!.confirm(pkt);
+      } else if (e.what === IPVS_IN || e.what === IPVS_OUT) {
+        v = e.what === IPVS_IN ? this.ipvs!.inHook(hook, pkt, ctx) : this.ipvs!.outHook(hook, pkt, ctx);
+        if (v === NF_STOLEN) return NF_STOLEN;
       } else if (e.what === TABLE_NAT) {
         v = this.natHook(hook, pkt, trace);
       } else {
@@ -334,7 +366,9 @@ export class Host implements HostView {
         if (v !== NF_ACCEPT) this.noteDecision(e.what, v, out);
       }
       if (v !== NF_ACCEPT) {
-        if (out.by === null && e.what < 0) out.reason = e.what === CT_IN ? 'conntrack dropped it (table full or invalid)' : 'conntrack confirm failed (clash)';
+        if (out.by === null && e.what < 0) {
+          out.reason = e.what === CT_IN ? 'conntrack dropped it (table full or invalid)' : e.what === CT_CONFIRM ? 'conntrack confirm failed (clash)' : this.ipvs!.lastReason;
+        }
         return v === NF_QUEUE ? NF_QUEUE : NF_DROP;
       }
     }
@@ -404,6 +438,7 @@ export class Host implements HostView {
     const r = this.routing.lookup(fam, pkt.daddr);
     if (r.type === RTN_LOCAL || r.type === RTN_BROADCAST) {
       v = this.runHook(NF_INET_LOCAL_IN, pkt, out, trace);
+      if (v === NF_STOLEN) return this.ipvsXmit(pkt, out, trace, 'forwarded');
       if (v !== NF_ACCEPT) return this.drop(out, v);
       out.fate = 'local';
       return;
@@ -420,15 +455,26 @@ export class Host implements HostView {
     out.fate = 'forwarded';
   }
 
-  /** From a local socket: routing, OUTPUT, reroute after NAT, POSTROUTING, then the wire or lo. */
-  private send(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null): void {
+  /**
+   * IPVS sent the packet on (ip_vs_nat_send_or_cont / ip_vs_send_or_cont): NF_HOOK(LOCAL_OUT)
+   * from the start, then POSTROUTING, routed to the real server.
+   */
+  private ipvsXmit(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null, fate: Fate): void {
+    pkt.outIface = '';
+    this.send(pkt, out, trace, this.ipvs!.xmitNextHop);
+    if (out.fate === 'sent') out.fate = fate;
+  }
+
+  /** From a local socket: routing, OUTPUT, reroute after NAT, POSTROUTING, then the wire or lo. `via`: the next hop IPVS chose. */
+  private send(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null, via?: Uint32Array): void {
     const fam = pkt.family;
-    let r = this.routing.lookup(fam, pkt.daddr);
+    let r = this.routing.lookup(fam, via ?? pkt.daddr);
     if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) return this.stackDrop(out, 'no route (sendmsg fails with ENETUNREACH)');
     if (!pkt.outIface) pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
     const d0 = pkt.daddr[0]!, d1 = pkt.daddr[1]!, d2 = pkt.daddr[2]!, d3 = pkt.daddr[3]!;
     const mark0 = pkt.mark;
     let v = this.runHook(NF_INET_LOCAL_OUT, pkt, out, trace);
+    if (v === NF_STOLEN) return this.ipvsXmit(pkt, out, trace, 'sent');
     if (v !== NF_ACCEPT) return this.drop(out, v);
     if (pkt.daddr[0] !== d0 || pkt.daddr[1] !== d1 || pkt.daddr[2] !== d2 || pkt.daddr[3] !== d3 || pkt.mark !== mark0) {
       // ip_route_me_harder after mangle/nat OUTPUT changed the destination or mark.

@@ -226,19 +226,26 @@ function writeServicePort(
     if (allowFromNode) for (const ip of s.loadBalancerVIPs) natRules.push(`${args} -s ${ip} -j ${externalTrafficChain}`);
     if (o.style === 'current') natRules.push(`-A ${chains.fw} -m comment --comment ${q(`other traffic to ${name} will be dropped by ${KUBE_PROXY_FIREWALL}`)}`);
   }
+  // One SHA-256 per endpoint: the SEP name is needed by SVC, SVL and the SEP chain itself.
+  const sepNames = new Map<EndpointInfo, string>();
+  const sepOf = (ep: EndpointInfo): string => {
+    let n = sepNames.get(ep);
+    if (n === undefined) sepNames.set(ep, (n = endpointChain(name, proto, ep.str)));
+    return n;
+  };
   if (usesClusterPolicyChain) {
     natChains.push(`:${chains.svc}${CHAIN_LINE}`);
     active.push(chains.svc);
-    writeServiceToEndpointRules(natRules, s, chains.svc, cluster, largeCluster);
+    writeServiceToEndpointRules(natRules, s, chains.svc, cluster, largeCluster, sepOf);
   }
   if (usesLocalPolicyChain) {
     natChains.push(`:${chains.svl}${CHAIN_LINE}`);
     active.push(chains.svl);
-    writeServiceToEndpointRules(natRules, s, chains.svl, local, largeCluster);
+    writeServiceToEndpointRules(natRules, s, chains.svl, local, largeCluster, sepOf);
   }
   // Per-endpoint chains.
   for (const ep of allReachable) {
-    const chain = endpointChain(name, proto, ep.str);
+    const chain = sepOf(ep);
     natChains.push(`:${chain}${CHAIN_LINE}`);
     active.push(chain);
     const head = largeCluster ? `-A ${chain}` : `-A ${chain} -m comment --comment ${name}`;
@@ -248,17 +255,19 @@ function writeServicePort(
   }
 }
 
-function writeServiceToEndpointRules(natRules: Lines, s: ServicePortInfo, chain: string, eps: readonly EndpointInfo[], largeCluster: boolean): void {
+function writeServiceToEndpointRules(
+  natRules: Lines, s: ServicePortInfo, chain: string, eps: readonly EndpointInfo[], largeCluster: boolean, sepOf: (ep: EndpointInfo) => string,
+): void {
   const comment = (ep: EndpointInfo) => (largeCluster ? '' : ` -m comment --comment ${q(`${s.name} -> ${ep.str}`)}`);
   if (s.stickyMaxAgeSeconds) {
     for (const ep of eps) {
-      const sep = endpointChain(s.name, s.proto, ep.str);
+      const sep = sepOf(ep);
       natRules.push(`-A ${chain}${comment(ep)} -m recent --name ${sep} --rcheck --seconds ${s.stickyMaxAgeSeconds} --reap -j ${sep}`);
     }
   }
   const n = eps.length;
   eps.forEach((ep, i) => {
-    const sep = endpointChain(s.name, s.proto, ep.str);
+    const sep = sepOf(ep);
     const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : '';
     natRules.push(`-A ${chain}${comment(ep)}${stat} -j ${sep}`);
   });

@@ -381,7 +381,7 @@ export function parseManifests(text: string, file?: string): KubeObjects {
   list.forEach((doc, i) => {
     const err = doc.errors[0];
     if (err) {
-      const line = err.linePos?.[0]?.line;
+      const line = err.linePos?.[0]?.line ?? lines.linePos(err.pos[0]).line;
       throw new NfemuError('PARSE', `document ${i + 1}: YAML: ${err.message.split('\n')[0]}`, { file, line });
     }
     const obj = doc.toJS({ maxAliasCount: 1000 }) as Json;

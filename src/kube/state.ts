@@ -7,7 +7,7 @@
  * findPort).
  */
 import { formatIp, parseCidr, parseIp, type Family } from '../core/index.ts';
-import { namespacedName, type KubeObjects, type Pod, type Protocol, type Service, type ServicePortSpec } from './objects.ts';
+import { namespacedName, type EndpointSlice, type KubeObjects, type Pod, type Protocol, type Service, type ServicePortSpec } from './objects.ts';
 
 /** One endpoint of one service port (pkg/proxy BaseEndpointInfo). */
 export interface EndpointInfo {
@@ -206,9 +206,8 @@ function clusterIPOf(s: Service, family: Family): string {
 
 interface RawEndpoint extends EndpointInfo {}
 
-function sliceEndpoints(objs: KubeObjects, s: Service, sp: ServicePortSpec, family: Family, nodeName: string | null): RawEndpoint[] | null {
-  const slices = objs.endpointSlices.filter((e) => e.meta.namespace === s.meta.namespace && e.serviceName === s.meta.name);
-  if (slices.length === 0) return null;
+function sliceEndpoints(slices: readonly EndpointSlice[] | undefined, sp: ServicePortSpec, family: Family, nodeName: string | null): RawEndpoint[] | null {
+  if (!slices || slices.length === 0) return null;
   const out: RawEndpoint[] = [];
   for (const sl of slices) {
     if (sl.addressType === 'FQDN') continue;
@@ -234,11 +233,11 @@ function matchesSelector(pod: Pod, selector: Readonly<Record<string, string>>): 
 }
 
 /** The EndpointSlice controller's view of the Pods: podToEndpoint + findPort. */
-function podEndpoints(objs: KubeObjects, s: Service, sp: ServicePortSpec, family: Family, nodeName: string | null, warnings: Set<string>): RawEndpoint[] {
-  if (!s.selector || Object.keys(s.selector).length === 0) return [];
+function podEndpoints(pods: readonly Pod[] | undefined, s: Service, sp: ServicePortSpec, family: Family, nodeName: string | null, warnings: Set<string>): RawEndpoint[] {
+  if (!s.selector || Object.keys(s.selector).length === 0 || !pods) return [];
   const out: RawEndpoint[] = [];
-  for (const pod of objs.pods) {
-    if (pod.meta.namespace !== s.meta.namespace || !matchesSelector(pod, s.selector)) continue;
+  for (const pod of pods) {
+    if (!matchesSelector(pod, s.selector)) continue;
     if (pod.phase === 'Succeeded' || pod.phase === 'Failed') continue;
     const ipText = pod.podIPs.find((a) => familyOfText(a) === family);
     if (!ipText) continue;
@@ -288,6 +287,20 @@ export function buildProxyState(objs: KubeObjects, opts: StateOptions): ProxySta
     warningList,
   );
   const warnings = new Set<string>(warningList);
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const e of objs.endpointSlices) {
+    if (e.serviceName === null) continue;
+    const k = `${e.meta.namespace}/${e.serviceName}`;
+    const l = slicesByService.get(k);
+    if (l) l.push(e);
+    else slicesByService.set(k, [e]);
+  }
+  const podsByNamespace = new Map<string, Pod[]>();
+  for (const p of objs.pods) {
+    const l = podsByNamespace.get(p.meta.namespace);
+    if (l) l.push(p);
+    else podsByNamespace.set(p.meta.namespace, [p]);
+  }
   const ports: ServicePortInfo[] = [];
   for (const s of services) {
     if (s.type === 'ExternalName' || s.clusterIP === '' || s.clusterIP === 'None') continue;
@@ -303,8 +316,8 @@ export function buildProxyState(objs: KubeObjects, opts: StateOptions): ProxySta
       .map((i) => canonicalIp(i.ip!)!);
     const needsHealthCheck = s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
     for (const sp of s.ports) {
-      const fromSlices = sliceEndpoints(objs, s, sp, family, nodeName);
-      const raw = fromSlices ?? podEndpoints(objs, s, sp, family, nodeName, warnings);
+      const fromSlices = sliceEndpoints(slicesByService.get(svcKey), sp, family, nodeName);
+      const raw = fromSlices ?? podEndpoints(podsByNamespace.get(s.meta.namespace), s, sp, family, nodeName, warnings);
       ports.push({
         service: svcKey,
         name: sp.name ? `${svcKey}:${sp.name}` : svcKey,

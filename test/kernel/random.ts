@@ -76,6 +76,7 @@ const REMOTE = ['203.0.113.7', '192.0.2.9', '198.51.100.3'];
 /** Addresses the stack treats specially: loopback, broadcast, multicast. */
 const SPECIAL_DST = ['127.0.0.1', '10.0.1.255', '255.255.255.255', '224.0.0.1', '239.1.2.3'];
 const SPECIAL_SRC = ['127.0.0.2', '224.0.0.5', '0.0.0.0'];
+const BROADCAST = ['10.0.1.255', '255.255.255.255'];
 
 /** Which interface the node routes an address out of (the case's routes, written out). */
 export function routeIface(addr: string): 'eth0' | 'eth1' {
@@ -401,7 +402,9 @@ const packetArb: fc.Arbitrary<GenPacket> = fc
     inIface: r.inIface,
     proto: r.proto,
     src: r.hook === 'PREROUTING' ? r.preSrc : r.outSrc,
-    dst: r.dst,
+    // The runner's raw socket has no SO_BROADCAST: sending to a broadcast address fails
+    // with EACCES before any hook, so the node sends to multicast only.
+    dst: r.hook === 'OUTPUT' && BROADCAST.includes(r.dst) ? '224.0.0.1' : r.dst,
     sport: r.sport,
     dport: r.dport,
     flags: r.flags,
@@ -844,6 +847,18 @@ export function* smaller(g: GenCase): Generator<GenCase> {
     const c = clone();
     c.tables[t] = null;
     yield c;
+  }
+  // Packet details back to their defaults.
+  for (let i = 0; i < g.packets.length; i++) {
+    const p = g.packets[i]!;
+    const plain: Partial<GenPacket>[] = [{ outIface: null }, { mark: null }, { ttl: null }, { flags: 'SYN' }];
+    for (const change of plain) {
+      const [k, v] = Object.entries(change)[0]!;
+      if ((p as unknown as Record<string, unknown>)[k] === v) continue;
+      const c = clone();
+      Object.assign(c.packets[i]!, change);
+      yield c;
+    }
   }
   for (const t of TABLES) {
     const table = g.tables[t];

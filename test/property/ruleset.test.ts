@@ -280,8 +280,12 @@ test('(b) mutated real dumps load, or fail with an NfemuError naming a line', ()
           return;
         }
         loaded++;
-        // What loads prints to text that loads again to the same ruleset.
+        // What loads prints to text that loads again to the same ruleset — except where an
+        // unterminated quote took the line's newline into a string: iptables-nft-save then
+        // prints that newline raw, and its output does not load either (checked on
+        // iptables-nft 1.8.9: `--comment b" -j RETURN` saves as `--comment "b -j RETURN⏎"`).
         const s0 = printSave(rs, { counters: opts.counters });
+        if (s0.split('\n').some((l) => (l.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2 === 1)) return;
         let again: string;
         try {
           again = printSave(restore(s0, { family: dump.family, file: 'printed', counters: opts.counters }), { counters: opts.counters });

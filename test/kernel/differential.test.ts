@@ -1,0 +1,329 @@
+/**
+ * The kernel-differential suite: the same cases, live, in the real kernel (scratch network
+ * namespaces, src/verify/kernel) and in nfemu, compared packet by packet with diffPacket
+ * (trace steps, final verdict/fate/tuple, random branches statistically).
+ *
+ * Sources, in order:
+ *  1. hand: every case in test/kernel/cases/*.json (one file per area; see README.md);
+ *  2. shared: every case of ../shared/conformance/kernel-answers/{kubeproxy,real}, run live;
+ *  3. random: cases from the fast-check arbitraries of random.ts, at least
+ *     NFEMU_KERNEL_RANDOM_PACKETS packets (default 2000), 20 packets per ruleset.
+ *
+ * Prints one line per source, `kernel agreement: X/Y packets` over all of them, and every
+ * divergence (case, packet, divergence text). Diverging random cases are reduced with the
+ * kernel in the loop and printed as a case file, with the seed to replay them (FC_SEED).
+ * Fails when X < Y. Without root or the tools: fails in CI (CI=true), else skips with the
+ * reason. See README.md for the environment variables.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCase, type CaseFile } from '../../src/index.ts';
+import { diffPacket, type PacketAnswer } from '../../src/verify/index.ts';
+import { kernelAvailable, runCaseInKernel } from '../../src/verify/kernel/index.ts';
+import { sharedPath } from '../support/shared.ts';
+import { caseArb, PACKETS_PER_CASE, reduceCase, toCaseFile, type GenCase } from './random.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CASES_DIR = join(HERE, 'cases');
+
+const env = process.env;
+const SOURCES = new Set((env['NFEMU_KERNEL_SOURCES'] ?? 'hand,shared,random').split(',').map((s) => s.trim()));
+const RANDOM_PACKETS = Number(env['NFEMU_KERNEL_RANDOM_PACKETS'] ?? 2000);
+const RANDOM_CASE = env['NFEMU_KERNEL_RANDOM_CASE'] !== undefined ? Number(env['NFEMU_KERNEL_RANDOM_CASE']) : null;
+const SEED = Number(env['FC_SEED'] ?? Date.now() % 2 ** 31);
+const SHRINK_CASES = Number(env['NFEMU_KERNEL_SHRINK_CASES'] ?? 3);
+const SHRINK_SECONDS = Number(env['NFEMU_KERNEL_SHRINK_SECONDS'] ?? 60);
+const JOBS = Math.max(1, Number(env['NFEMU_KERNEL_JOBS'] ?? 2));
+/** Sends of a packet nfemu says is random (kernel counts are compared with nfemu's probabilities). */
+const RANDOM_SAMPLES = 30;
+
+const avail = kernelAvailable();
+
+// ---------------------------------------------------------------------------------------
+// Running one case both ways
+
+interface PacketVerdict {
+  packet: unknown;
+  agree: boolean;
+  divergence: string | null;
+}
+
+interface CaseRun {
+  packets: PacketVerdict[];
+  kernelMs: number;
+}
+
+/**
+ * Runs a case in nfemu and in the kernel and diffs every packet. A case nfemu or the kernel
+ * does not run gives a divergence for each of its packets, saying which side and why. For a
+ * fresh-conntrack case, packets nfemu finds random (several branches) are sent RANDOM_SAMPLES
+ * times unless the case says how often.
+ */
+async function runBoth(caseObj: Record<string, unknown>, baseDir: string, file: string): Promise<CaseRun> {
+  const packets = Array.isArray(caseObj['packets']) ? (caseObj['packets'] as Record<string, unknown>[]) : [];
+  let mine: ReturnType<typeof runCase> | null = null;
+  let mineErr: string | null = null;
+  try {
+    mine = runCase(caseObj as CaseFile, { baseDir, file });
+  } catch (e) {
+    mineErr = (e as Error).message;
+  }
+  const kernelCase = structuredClone(caseObj);
+  if (mine && caseObj['fresh_conntrack'] === true && caseObj['samples'] === undefined) {
+    const kp = kernelCase['packets'] as Record<string, unknown>[];
+    mine.results.forEach((r, i) => {
+      if ((r.outcomes?.length ?? 1) > 1 && kp[i] && kp[i]!['samples'] === undefined) kp[i]!['samples'] = RANDOM_SAMPLES;
+    });
+  }
+  const t0 = performance.now();
+  let kernel: { results: PacketAnswer[] } | null = null;
+  let kernelErr: string | null = null;
+  try {
+    kernel = (await runCaseInKernel(kernelCase, { baseDir })) as unknown as { results: PacketAnswer[] };
+  } catch (e) {
+    kernelErr = (e as Error).message;
+  }
+  const kernelMs = performance.now() - t0;
+  const out: PacketVerdict[] = packets.map((packet, i) => {
+    if (kernelErr !== null) return { packet, agree: false, divergence: `the kernel did not run the case: ${kernelErr}` };
+    if (mineErr !== null) return { packet, agree: false, divergence: `nfemu does not run the case: ${mineErr}` };
+    const d = diffPacket(mine!.results[i] as unknown as PacketAnswer, kernel!.results[i]!);
+    return { packet, agree: d.agree, divergence: d.divergence };
+  });
+  return { packets: out, kernelMs };
+}
+
+/** Runs `fn` over `items` with at most `jobs` at a time; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], jobs: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, worker));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tallies and printing
+
+interface Divergence {
+  where: string;
+  packet: unknown;
+  text: string;
+}
+
+interface Tally {
+  name: string;
+  agree: number;
+  total: number;
+  cases: number;
+  seconds: number;
+  detail: string;
+  divergences: Divergence[];
+}
+
+const tallies: Tally[] = [];
+let skipped: string | null = null;
+
+function record(t: Tally, where: string, run: CaseRun): void {
+  t.cases++;
+  run.packets.forEach((p, i) => {
+    t.total++;
+    if (p.agree) t.agree++;
+    else t.divergences.push({ where: `${where} packet ${i + 1}`, packet: p.packet, text: p.divergence ?? '' });
+  });
+}
+
+function printDivergences(t: Tally): void {
+  for (const d of t.divergences) {
+    console.log(`DIVERGENCE [${t.name}] ${d.where} ${JSON.stringify(d.packet)}\n${d.text.replace(/^/gm, '    ')}`);
+  }
+}
+
+function sourceLine(t: Tally): string {
+  return `kernel source ${t.name}: ${t.agree}/${t.total} packets in ${t.cases} cases, ${t.seconds.toFixed(1)} s${t.detail ? ` (${t.detail})` : ''}`;
+}
+
+/**
+ * A divergence's kind, stable when rules are removed around it: the side that differs and
+ * how (trace steps without rule numbers and with user chains as U, or the final fields).
+ */
+export function divergenceKind(text: string): string {
+  const first = text.split('\n')[0] ?? '';
+  const norm = (s: string | undefined): string => (s ?? '?').replace(/#\d+/g, '').replace(/\bU\d+\b/g, 'U').trim();
+  if (first.startsWith('trace differs')) {
+    const k = /- kernel: (.*)/.exec(text)?.[1];
+    const n = /\+ nfemu: +(.*)/.exec(text)?.[1];
+    return `trace: kernel ${norm(k)} / nfemu ${norm(n)}`;
+  }
+  if (first.startsWith('final differs')) {
+    const fields = [...first.matchAll(/(\w+): kernel ("[^"]*"|\S+), nfemu ("[^"]*"|\S+)/g)].map((m) =>
+      m[1] === 'verdict' || m[1] === 'fate' ? `${m[1]} ${m[2]}->${m[3]}` : m[1]!,
+    );
+    return `final: ${fields.join(', ')}`;
+  }
+  return first.slice(0, 80);
+}
+
+function skipOrFail(): boolean {
+  if (avail.ok) return false;
+  if (env['CI'] === 'true') assert.unreachable(`kernel tests cannot run in CI: ${avail.reason}`);
+  if (skipped === null) console.log(`kernel tests skipped: ${avail.reason}`);
+  skipped = avail.reason;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Hand-written cases
+
+/** The cases of one file: a case, or `{cases: [...]}`. */
+function casesOf(obj: unknown): Record<string, unknown>[] {
+  const o = obj as { cases?: unknown };
+  return Array.isArray(o.cases) ? (o.cases as Record<string, unknown>[]) : [obj as Record<string, unknown>];
+}
+
+test('hand-written cases agree with the kernel', async () => {
+  if (skipOrFail() || !SOURCES.has('hand')) return;
+  const t: Tally = { name: 'hand', agree: 0, total: 0, cases: 0, seconds: 0, detail: '', divergences: [] };
+  const t0 = performance.now();
+  const files = existsSync(CASES_DIR) ? readdirSync(CASES_DIR).filter((f) => f.endsWith('.json')).sort() : [];
+  const jobs: { file: string; label: string; c: Record<string, unknown> }[] = [];
+  for (const f of files) {
+    const list = casesOf(JSON.parse(readFileSync(join(CASES_DIR, f), 'utf8')));
+    list.forEach((c, i) => jobs.push({ file: f, label: list.length > 1 ? `cases/${f} case ${i + 1}` : `cases/${f}`, c }));
+  }
+  const runs = await mapLimit(jobs, JOBS, (j) => runBoth(j.c, CASES_DIR, j.file));
+  runs.forEach((r, i) => record(t, jobs[i]!.label, r));
+  t.seconds = (performance.now() - t0) / 1000;
+  t.detail = `${files.length} files`;
+  tallies.push(t);
+  printDivergences(t);
+});
+
+// ---------------------------------------------------------------------------------------
+// 2. The recorded kube-proxy vectors and corpus cases, run live
+
+test('kube-proxy vectors and corpus cases (../shared) agree with the kernel, live', async () => {
+  if (skipOrFail() || !SOURCES.has('shared')) return;
+  const root = sharedPath('conformance/kernel-answers', 'the kube-proxy vectors and corpus cases');
+  if (!root) return;
+  const t: Tally = { name: 'shared', agree: 0, total: 0, cases: 0, seconds: 0, detail: '', divergences: [] };
+  const t0 = performance.now();
+  const jobs: { dir: string; file: string; c: Record<string, unknown> }[] = [];
+  for (const dir of ['kubeproxy', 'real']) {
+    const d = join(root, dir);
+    if (!existsSync(d)) continue;
+    const names = readdirSync(d)
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.kernel.json') && !['flows.json', 'vectors.json', 'sources.json'].includes(f))
+      .sort();
+    for (const f of names) {
+      for (const c of casesOf(JSON.parse(readFileSync(join(d, f), 'utf8')))) {
+        // kernel-answers/README.md: every packet was the first of its connection.
+        jobs.push({ dir, file: f, c: { ...c, fresh_conntrack: c['fresh_conntrack'] ?? true } });
+      }
+    }
+  }
+  const runs = await mapLimit(jobs, JOBS, (j) => runBoth(j.c, join(root, j.dir), j.file));
+  runs.forEach((r, i) => record(t, `${jobs[i]!.dir}/${jobs[i]!.file}`, r));
+  t.seconds = (performance.now() - t0) / 1000;
+  tallies.push(t);
+  printDivergences(t);
+});
+
+// ---------------------------------------------------------------------------------------
+// 3. Random cases
+
+test('random rulesets and packets agree with the kernel', async () => {
+  if (skipOrFail() || !SOURCES.has('random')) return;
+  const t: Tally = { name: 'random', agree: 0, total: 0, cases: 0, seconds: 0, detail: '', divergences: [] };
+  const t0 = performance.now();
+  const perCase = Math.max(1, Math.min(PACKETS_PER_CASE, RANDOM_PACKETS));
+  const arb = caseArb(perCase);
+  // fc.sample's values are a prefix-stable function of the seed: case i is the same
+  // whatever number of cases is asked for, so FC_SEED + NFEMU_KERNEL_RANDOM_CASE replays one.
+  const pool = fc.sample(arb, { seed: SEED, numRuns: Math.ceil(RANDOM_PACKETS / Math.max(1, perCase / 3)) + 1 });
+  const chosen: { index: number; g: GenCase }[] = [];
+  if (RANDOM_CASE !== null) {
+    const g = fc.sample(arb, { seed: SEED, numRuns: RANDOM_CASE + 1 })[RANDOM_CASE]!;
+    chosen.push({ index: RANDOM_CASE, g });
+  } else {
+    let packets = 0;
+    for (let i = 0; i < pool.length && packets < RANDOM_PACKETS; i++) {
+      chosen.push({ index: i, g: pool[i]! });
+      packets += pool[i]!.packets.length;
+    }
+  }
+  const replay = (i: number): string =>
+    `FC_SEED=${SEED} NFEMU_KERNEL_RANDOM_PACKETS=${RANDOM_PACKETS} NFEMU_KERNEL_RANDOM_CASE=${i} NFEMU_KERNEL_SOURCES=random node --import tsx test/run.ts kernel/differential`;
+  console.log(`random cases: seed ${SEED} (replay with FC_SEED=${SEED}), ${chosen.length} cases`);
+  const runs = await mapLimit(chosen, JOBS, (c) => runBoth(toCaseFile(c.g), HERE, `random case ${c.index}`));
+  runs.forEach((r, i) => record(t, `seed ${SEED} case ${chosen[i]!.index}`, r));
+  t.seconds = (performance.now() - t0) / 1000;
+  const kernelSeconds = runs.reduce((s, r) => s + r.kernelMs, 0) / 1000;
+  t.detail = `seed ${SEED}, kernel ${kernelSeconds.toFixed(1)} s over ${JOBS} job(s)`;
+  tallies.push(t);
+  printDivergences(t);
+
+  // Reduce diverging cases, one per kind of divergence, with the kernel in the loop.
+  const kinds = new Map<string, number>();
+  runs.forEach((r, i) => {
+    for (const p of r.packets) {
+      if (p.agree) continue;
+      const k = divergenceKind(p.divergence ?? '');
+      if (!kinds.has(k)) kinds.set(k, i);
+    }
+  });
+  const deadline = performance.now() + SHRINK_SECONDS * 1000;
+  const toReduce = [...kinds].slice(0, SHRINK_CASES);
+  for (const [n, [kind, i]] of toReduce.entries()) {
+    if (performance.now() > deadline) break;
+    const { index, g } = chosen[i]!;
+    const fails = async (cand: GenCase): Promise<boolean> => {
+      const r = await runBoth(toCaseFile(cand), HERE, `random case ${index} (reducing)`);
+      return r.packets.some((p) => !p.agree && divergenceKind(p.divergence ?? '') === kind);
+    };
+    // The time left, shared evenly by the reductions still to do.
+    const red = await reduceCase(g, fails, performance.now() + (deadline - performance.now()) / (toReduce.length - n));
+    const file = join(tmpdir(), `nfemu-kernel-divergence-${SEED}-${index}.json`);
+    const caseJson = { ...toCaseFile(red.reduced), description: `reduced from random case ${index} of seed ${SEED}: ${kind}` };
+    writeFileSync(file, JSON.stringify(caseJson, null, 2) + '\n');
+    const check = await runBoth(caseJson, HERE, file);
+    const still = check.packets.find((p) => !p.agree);
+    console.log(
+      [
+        `REDUCED [random] seed ${SEED} case ${index}: ${kind}`,
+        `  replay: ${replay(index)}`,
+        `  ${red.complete ? 'fully reduced' : 'reduction stopped at the time limit'} after ${red.steps} steps, ${red.tries} kernel runs; written to ${file}`,
+        JSON.stringify(caseJson, null, 2).replace(/^/gm, '  '),
+        still ? `  divergence:\n${(still.divergence ?? '').replace(/^/gm, '    ')}` : '  (the reduced case agreed when run again: the divergence is not deterministic)',
+      ].join('\n'),
+    );
+  }
+  const byKind = new Map<string, number>();
+  for (const d of t.divergences) byKind.set(divergenceKind(d.text), (byKind.get(divergenceKind(d.text)) ?? 0) + 1);
+  for (const [k, n] of [...byKind].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(4)} × ${k}`);
+  t.seconds = (performance.now() - t0) / 1000;
+});
+
+// ---------------------------------------------------------------------------------------
+
+test('kernel agreement over all sources', () => {
+  if (skipOrFail()) return;
+  const agree = tallies.reduce((s, t) => s + t.agree, 0);
+  const total = tallies.reduce((s, t) => s + t.total, 0);
+  for (const t of tallies) console.log(sourceLine(t));
+  console.log(`kernel agreement: ${agree}/${total} packets`);
+  assert.is(agree, total, `${total - agree} packets diverge from the kernel (see DIVERGENCE lines above)`);
+});
+
+test.run();
