@@ -11,7 +11,7 @@
  * - anything else (GRE, ESP, DCCP since Linux 6.16, ...): both 0, the generic tracker
  *   keys by addresses and protocol only.
  */
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, formatWords, protoShort, type Family } from '../core/index.ts';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, formatWords, jhashFinal, protoShort, type Family } from '../core/index.ts';
 
 /** One direction of a connection (nf_conntrack_tuple). See the file comment for the port fields. */
 export interface Tuple {
@@ -167,14 +167,7 @@ export function jhash2Words4(k0: number, k1: number, k2: number, k3: number, ini
   c = (c - b) | 0; c ^= rol32(b, 4); b = (b + a) | 0;
   // case 1: a += k[3]; __jhash_final
   a = (a + k3) | 0;
-  c ^= b; c = (c - rol32(b, 14)) | 0;
-  a ^= c; a = (a - rol32(c, 11)) | 0;
-  b ^= a; b = (b - rol32(a, 25)) | 0;
-  c ^= b; c = (c - rol32(b, 16)) | 0;
-  a ^= c; a = (a - rol32(c, 4)) | 0;
-  b ^= a; b = (b - rol32(a, 14)) | 0;
-  c ^= b; c = (c - rol32(b, 24)) | 0;
-  return c >>> 0;
+  return jhashFinal(a, b, c);
 }
 
 /** Byte swap of a 32-bit word: what a host-order address word looks like when the
@@ -218,14 +211,7 @@ export function tupleHash(t: Tuple, zone: number): number {
   let a = (ABC[0]! + (t.proto | (t.family << 8))) | 0;
   let b = (ABC[1]! + zone) | 0;
   let c = ABC[2]!;
-  c ^= b; c = (c - rol32(b, 14)) | 0;
-  a ^= c; a = (a - rol32(c, 11)) | 0;
-  b ^= a; b = (b - rol32(a, 25)) | 0;
-  c ^= b; c = (c - rol32(b, 16)) | 0;
-  a ^= c; a = (a - rol32(c, 4)) | 0;
-  b ^= a; b = (b - rol32(a, 14)) | 0;
-  c ^= b; c = (c - rol32(b, 24)) | 0;
-  return c >>> 0;
+  return jhashFinal(a, b, c);
 }
 
 /** Hash of an original source (address, port, protocol, zone): the NAT by-source index. */
@@ -235,12 +221,5 @@ export function sourceHash(t: Tuple, zone: number): number {
   let a = (ABC[0]! + t.src[3]!) | 0;
   let b = (ABC[1]! + t.sport) | 0;
   let c = (ABC[2]! + ((t.proto << 16) ^ zone)) | 0;
-  c ^= b; c = (c - rol32(b, 14)) | 0;
-  a ^= c; a = (a - rol32(c, 11)) | 0;
-  b ^= a; b = (b - rol32(a, 25)) | 0;
-  c ^= b; c = (c - rol32(b, 16)) | 0;
-  a ^= c; a = (a - rol32(c, 4)) | 0;
-  b ^= a; b = (b - rol32(a, 14)) | 0;
-  c ^= b; c = (c - rol32(b, 24)) | 0;
-  return c >>> 0;
+  return jhashFinal(a, b, c);
 }

@@ -6,7 +6,7 @@
  *
  * Everything here runs at configuration time; nothing is on the packet path.
  */
-import type { Family } from '../../../core/index.ts';
+import { formatIpv6, type Family } from '../../../core/index.ts';
 import { HOOK_NAMES, NUM_HOOKS } from '../../../netfilter/index.ts';
 import type { CheckEnv, OptionDef, OptionUse, ParseEnv } from '../../ext.ts';
 import { SERVICES_TEXT } from './services-data.ts';
@@ -178,48 +178,9 @@ export function xtNumericToIpv4(text: string): number | null {
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
 }
 
-/**
- * glibc's inet_ntop for IPv6: the longest run of two or more zero groups becomes `::` (the
- * first of equal runs), lower-case hex, and the last 32 bits as a dotted quad only for
- * `::a.b.c.d` (six leading zero groups, a.b non-zero) and `::ffff:a.b.c.d`.
- */
-export function ntop6(w: Uint32Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) g.push(w[i]! >>> 16, w[i]! & 0xffff);
-  let bestBase = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestBase = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestBase = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
-      out += `${g[6]! >>> 8}.${g[6]! & 255}.${g[7]! >>> 8}.${g[7]! & 255}`;
-      return out;
-    }
-    out += g[i]!.toString(16);
-  }
-  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
-  return out;
-}
+/** glibc's inet_ntop for IPv6 (core's formatter follows it). */
+export const ntop6 = formatIpv6;
 
-/** An address as iptables prints it (inet_ntop). */
 export function ntop(family: Family, w: Uint32Array): string {
   if (family === 4) {
     const v = w[0]!;
