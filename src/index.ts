@@ -13,3 +13,14 @@ export {
 } from './host/index.ts';
 export { formatCaseResult, formatPacketResult, formatTrace } from './cli/index.ts';
 export type { Scenario, ScenarioIO } from './scenario.ts';
+export {
+  Cluster, ClusterWalker, ClusterHost, Walker, parseCluster, readClusterFile,
+  HttpServer, EchoServer, DnsServer, KubeDnsZone, StaticDnsZone, EnvoyProxy, searchOrder, resolveWith, kubeletResolvConf,
+  istioIptables, istioCaptureRuleset, parseIstio, loadBalancerRestore, ISTIO_PROXY_UID, ISTIO_SIDECAR_DEFAULTS,
+  httpRequest, parseHttpRequest, httpResponse, parseHttpResponse, tlsClientHello, tlsServerHello, peekTls, openTls,
+  dnsQuery, parseDns, summarizePayload,
+  walkToJson, walkToMermaid, walkToLines, hopLine, traceLines, natChange, emitWalk, legsOf,
+  type ClusterOptions, type NodeSpec, type PodSpec, type ExternalSpec, type LoadBalancerSpec, type FrontendSpec,
+  type ConnectSpec, type Delivery, type Answer, type Process, type ProcessContext, type ExchangeResult, type Walk, type Leg, type Hop,
+  type WalkOptions, type IstioCaptureOptions, type IstioConfig, type Resolution, type ResolvConf,
+} from './cluster/index.ts';

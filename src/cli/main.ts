@@ -14,6 +14,7 @@ import { formatCaseResult } from './format.ts';
 import { runScenarios } from './scenario.ts';
 import { verifyCommand } from './verify.ts';
 import { KUBE_PROXY_HELP, kubeProxyCommand } from './kube-proxy.ts';
+import { BENCH_HELP, benchCommand } from './bench.ts';
 
 const HELP: Record<string, string> = {
   main: `nfemu — a packet-level netfilter emulator: where does this packet go, and why?
@@ -26,6 +27,7 @@ usage:
   nfemu verify   --kernel CASE.json
   nfemu kube-proxy --mode iptables [--node NAME] MANIFEST…
   nfemu scenario [NAME…]
+  nfemu bench    [--quick] [--out DIR]
 
 Run 'nfemu COMMAND --help' for a command's options.`,
   save: `usage: nfemu save RULESET [--ipsets FILE] [-6|--ipv6] [--noflush] [--counters] [--unknown-matches error|skip]
@@ -47,6 +49,7 @@ Random rules: every branch is listed with its exact probability; --seed N sample
 Runs the case in the real kernel (root, ip netns, iptables-nft, conntrack) in scratch
 namespaces and in nfemu, and prints agreement per packet; exit 1 on any divergence.`,
   'kube-proxy': KUBE_PROXY_HELP,
+  bench: BENCH_HELP,
   scenario: `usage: nfemu scenario [NAME…]
 
 Runs the scenarios in scenarios/ (all of them without a NAME) and prints what each shows.`,
@@ -189,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify':
         if (rest.includes('--help') || rest.includes('-h')) return help('verify');
         return await verifyCommand(rest);
+      case 'bench': return rest.includes('--help') || rest.includes('-h') ? help('bench') : await benchCommand(rest);
       case 'kube-proxy': return kubeProxyCommand(rest, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
       case 'scenario':
         if (rest.includes('--help') || rest.includes('-h')) return help('scenario');

@@ -165,7 +165,7 @@ function restoreText(rules: readonly Rule[]): string {
 interface Ranges {
   readonly wildcard: boolean;
   readonly cidrs: string[];
-  readonly loopback: boolean;
+  loopback: boolean;
 }
 
 /** Splits a CIDR list by family; entries that do not parse are ignored, as istio-iptables does. */
@@ -177,17 +177,11 @@ function separateV4V6(list: string): [Ranges, Ranges] {
     const fam: Family = item.includes(':') ? 6 : 4;
     const c = parseCidr(fam, item);
     if (!c || !item.includes('/')) continue;
-    const text = canonicalPrefix(fam, item);
     const r = fam === 4 ? v4 : v6;
-    r.cidrs.push(text);
+    r.cidrs.push(item);
     if (fam === 4 ? c.addr[0]! >>> 24 === 127 : c.addr[0] === 0 && c.addr[1] === 0 && c.addr[2] === 0 && c.addr[3] === 1) r.loopback = true;
   }
   return [v4, v6];
-}
-
-/** netip.Prefix.String(): the address as written (not masked), then the length. */
-function canonicalPrefix(_fam: Family, text: string): string {
-  return text.trim();
 }
 
 /**

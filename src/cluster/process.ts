@@ -61,7 +61,7 @@ export class HttpServer implements Process {
   }
 }
 
-/** A UDP (or TCP) service that answers every datagram with `<identity>: <payload>`. */
+/** A UDP (or TCP) service that answers every message with `<identity>: <payload>`. */
 export class EchoServer implements Process {
   readonly name: string;
   readonly uid = 0;
@@ -70,7 +70,7 @@ export class EchoServer implements Process {
     this.name = name;
   }
   handle(d: Delivery, ctx: ProcessContext): Answer {
-    ctx.note(`${this.name} on ${ctx.host} answers a datagram from ${d.src}:${d.sport}`);
+    ctx.note(`${this.name} on ${ctx.host} answers ${d.src}:${d.sport}`);
     return { reply: `${this.identity}: ${d.payload}` };
   }
 }

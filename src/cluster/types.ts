@@ -114,6 +114,8 @@ export interface LegEnd {
   readonly detail: string;
   /** The packet as it ended. */
   readonly packet: PacketJson;
+  /** Its payload as it ended (byte for byte: what the receiving socket reads). */
+  readonly payload: string;
 }
 
 /** One packet's journey from the process that sent it to where it ended. */
@@ -166,7 +168,7 @@ export interface WalkOptions {
   readonly maxHops?: number;
   /** How deeply processes may nest connections (proxy → proxy → …; default 8). */
   readonly maxDepth?: number;
-  /** Legs in one walk (default 256). */
+  /** Legs (packets) one top-level exchange may cause (default 256). */
   readonly maxLegs?: number;
   /** Record rule-by-rule traces (default true). */
   readonly trace?: boolean;

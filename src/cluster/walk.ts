@@ -71,6 +71,8 @@ export class Walker {
   private readonly maxLegs: number;
   private readonly tracing: boolean;
   private readonly why: boolean;
+  /** Index of the first leg of the current top-level exchange (the leg bound counts from it). */
+  private legBase = 0;
 
   constructor(private readonly topo: Topology, opts: WalkOptions = {}) {
     this.maxHops = opts.maxHops ?? DEFAULT_MAX_HOPS;
@@ -83,12 +85,13 @@ export class Walker {
   }
 
   private newLeg(kind: Leg['kind'], from: ClusterHost, label: string, parent: number | null, depth: number, pkt: Packet): Leg {
-    if (this.walk.legs.length >= this.maxLegs) {
-      throw new NfemuError('USAGE', `walk stopped: more than ${this.maxLegs} packets (a forwarding loop between processes?)`);
+    if (parent === null && kind === 'request') this.legBase = this.walk.legs.length;
+    if (this.walk.legs.length - this.legBase >= this.maxLegs) {
+      throw new NfemuError('USAGE', `walk stopped: more than ${this.maxLegs} packets for one exchange (a forwarding loop between processes?)`);
     }
     const leg: Leg = {
       id: this.walk.legs.length, parent, depth, kind, from: from.name, label, payload: summarizePayload(pkt.payload), hops: [],
-      end: { kind: 'hop_limit', host: from.name, detail: '', packet: packetJson(pkt) }, notes: [],
+      end: { kind: 'hop_limit', host: from.name, detail: '', packet: packetJson(pkt), payload: pkt.payload }, notes: [],
     };
     this.walk.legs.push(leg);
     return leg;
@@ -122,14 +125,17 @@ export class Walker {
     }
     for (;;) {
       if (leg.hops.length >= this.maxHops) {
-        leg.end = { kind: 'hop_limit', host: host.name, detail: `gave up after ${this.maxHops} hops (a routing loop?)`, packet: packetJson(pkt) };
+        leg.end = { kind: 'hop_limit', host: host.name, detail: `gave up after ${this.maxHops} hops (a routing loop?)`, packet: packetJson(pkt), payload: pkt.payload };
         break;
       }
       const before = packetJson(pkt);
       const ttl = pkt.ttl;
       const trace = this.tracing ? new TraceCollector(this.why) : null;
       const out = host.host.inject(pkt, hook, trace);
-      if (bridged && out.fate === 'forwarded') pkt.ttl = ttl;
+      // A bridged frame that leaves through the bridge again was bridged, not routed: no TTL
+      // decrement. One that DNAT sent elsewhere really was routed (br_nf_pre_routing_finish).
+      const stayedBridged = bridged && out.fate === 'forwarded' && pkt.outIface === before.in_iface;
+      if (stayedBridged) pkt.ttl = ttl;
       const ct = pkt.ct as Conn | null;
       const hop: Hop = {
         host: host.name,
@@ -145,20 +151,21 @@ export class Walker {
         next: null,
         emitted: out.emitted.map((e) => packetJson(e)),
       };
-      if (bridged) hop.note = `bridged by ${before.in_iface} on ${host.name}: br_netfilter passes the frame through ${host.name}'s iptables (no TTL decrement)`;
+      if (stayedBridged) hop.note = `bridged by ${before.in_iface} on ${host.name}: br_netfilter passes the frame through ${host.name}'s iptables (no TTL decrement)`;
+      else if (bridged) hop.note = `a frame on ${host.name}'s bridge ${before.in_iface}, passed through its iptables by br_netfilter`;
       leg.hops.push(hop);
       for (const e of out.emitted) emitted.push({ host, pkt: e.clone() });
       if (out.fate === 'local') {
-        leg.end = { kind: 'delivered', host: host.name, detail: `delivered to a local socket on ${host.name}`, packet: packetJson(pkt) };
+        leg.end = { kind: 'delivered', host: host.name, detail: `delivered to a local socket on ${host.name}`, packet: packetJson(pkt), payload: pkt.payload };
         break;
       }
       if (out.fate === 'dropped') {
         const by = out.by ? ` by ${out.by.table}:${out.by.chain}${out.by.rule_index !== null ? `#${out.by.rule_index}` : ''} (${out.by.target})` : '';
-        leg.end = { kind: 'dropped', host: host.name, detail: `dropped on ${host.name}${by}`, packet: packetJson(pkt) };
+        leg.end = { kind: 'dropped', host: host.name, detail: `dropped on ${host.name}${by}`, packet: packetJson(pkt), payload: pkt.payload };
         break;
       }
       if (out.fate === 'stack_drop') {
-        leg.end = { kind: 'stack_drop', host: host.name, detail: `${host.name} could not route or deliver it: ${out.reason}`, packet: packetJson(pkt) };
+        leg.end = { kind: 'stack_drop', host: host.name, detail: `${host.name} could not route or deliver it: ${out.reason}`, packet: packetJson(pkt), payload: pkt.payload };
         break;
       }
       const r = this.leave(leg, host, pkt, hop);
@@ -174,7 +181,7 @@ export class Walker {
   private leave(leg: Leg, host: ClusterHost, pkt: Packet, hop: Hop | null): { host: ClusterHost; bridged: boolean } | null {
     const nh = this.topo.nextHop(host, pkt);
     if (typeof nh === 'string') {
-      leg.end = { kind: 'unreachable', host: host.name, detail: `left ${host.name} on ${pkt.outIface}, but ${nh}`, packet: packetJson(pkt) };
+      leg.end = { kind: 'unreachable', host: host.name, detail: `left ${host.name} on ${pkt.outIface}, but ${nh}`, packet: packetJson(pkt), payload: pkt.payload };
       return null;
     }
     if (hop !== null) hop.next = { host: nh.to.host, iface: nh.to.iface, segment: nh.segment.name, via: nh.via };
@@ -187,7 +194,7 @@ export class Walker {
     for (const e of emitted) {
       const sub = this.newLeg('emitted', e.host, `${e.host.name} answers with ${formatPacket(e.pkt)}`, leg.id, leg.depth, e.pkt);
       if (e.pkt.inIface === 'lo') {
-        sub.end = { kind: 'delivered', host: e.host.name, detail: `delivered to a local socket on ${e.host.name}`, packet: packetJson(e.pkt) };
+        sub.end = { kind: 'delivered', host: e.host.name, detail: `delivered to a local socket on ${e.host.name}`, packet: packetJson(e.pkt), payload: e.pkt.payload };
         continue;
       }
       this.run(sub, e.host, e.pkt, -1);
@@ -218,7 +225,11 @@ export class Walker {
     this.run(req, from, pkt, NF_INET_LOCAL_OUT);
     if (req.end.kind !== 'delivered') {
       const back = this.walk.legs.find((l) => l.parent === req.id && l.kind === 'emitted' && l.end.kind === 'delivered' && l.end.host === from.name);
-      return fail(back ? `${req.end.detail}; ${back.label.replace(/^.*answers with /, 'the client got back ')}` : req.end.detail);
+      if (!back) return fail(req.end.detail);
+      // A RST, or ICMP port unreachable, reaching the socket is ECONNREFUSED.
+      const p = back.end.packet;
+      const refused = (p.tcp_flags ?? '').includes('RST') || (p.icmp_type === 3 && p.icmp_code === 3);
+      return fail(`${refused ? 'connection refused: ' : ''}${req.end.detail}; ${back.label.replace(/^.*answers with /, 'the client got back ')}`);
     }
     const at = this.topo.host(req.end.host);
     const ct = pkt.ct as Conn | null;

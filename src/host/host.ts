@@ -315,6 +315,7 @@ export class Host implements HostView {
     const pending = this.pendingEmit;
     if (pending.length) pending.length = 0;
     ctx.emitted = pending;
+    if (this.ipvs !== null) this.ipvs.unmark();
     if (hook === NF_INET_PRE_ROUTING) this.receive(pkt, out, trace, false);
     else if (hook === NF_INET_LOCAL_OUT) this.send(pkt, out, trace);
     else throw new NfemuError('USAGE', `packets enter at PREROUTING or OUTPUT, not ${HOOK_NAMES[hook]}`);

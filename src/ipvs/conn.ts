@@ -19,7 +19,7 @@ import { IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_MASQ, IP_VS_CONN_F_NO_CPORT, IP_VS_
 /** One connection or persistence template (struct ip_vs_conn). */
 export class IpvsConn {
   /** Creation order (and the -c listing order). */
-  readonly id: number;
+  id: number;
   family: Family = 4;
   /** Family of the real server address (cp->daf). */
   daf: Family = 4;
@@ -53,6 +53,30 @@ export class IpvsConn {
 
   constructor(id: number) {
     this.id = id;
+  }
+
+  /** Back to a fresh entry with a new id (the table recycles expired entries). */
+  reinit(id: number): void {
+    this.id = id;
+    this.family = 4;
+    this.daf = 4;
+    this.protocol = 0;
+    this.caddr.fill(0);
+    this.cport = 0;
+    this.vaddr.fill(0);
+    this.vport = 0;
+    this.daddr.fill(0);
+    this.dport = 0;
+    this.flags = 0;
+    this.state = 0;
+    this.timeoutMs = 3000;
+    this.expiresAt = 0;
+    this.fwmark = 0;
+    this.dest = null;
+    this.control = null;
+    this.nControl = 0;
+    this.inPkts = 0;
+    this.slot = -1;
   }
 
   get isTemplate(): boolean {
@@ -95,9 +119,20 @@ export class ConnTable {
   /** Entries in the table (ipvs->conn_count). */
   count = 0;
 
+  /** Expired entries kept for reuse, so a steady stream of connections allocates nothing. */
+  private pool: IpvsConn[] = [];
+
   /** A new entry with the next id (not yet in the table). */
   create(): IpvsConn {
-    return new IpvsConn(this.nextId++);
+    const c = this.pool.pop();
+    if (c === undefined) return new IpvsConn(this.nextId++);
+    c.reinit(this.nextId++);
+    return c;
+  }
+
+  /** An entry that is out of the table and referenced by nothing may be reused by create(). */
+  recycle(c: IpvsConn): void {
+    if (c.slot < 0 && this.pool.length < 4096) this.pool.push(c);
   }
 
   /** ip_vs_conn_hash plus arming the timer at `c.expiresAt`. */

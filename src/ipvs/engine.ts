@@ -118,7 +118,6 @@ function isLoopback(family: Family, w: Uint32Array): boolean {
   return family === 4 ? w[0]! >>> 24 === 127 : w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 1;
 }
 
-const RTN_LOCAL_ = RTN_LOCAL;
 
 /** The IPVS state of one network namespace. */
 export class Ipvs {
@@ -146,6 +145,15 @@ export class Ipvs {
 
   constructor(opts: IpvsOptions) {
     this.clock = opts.clock;
+  }
+
+  /**
+   * A new packet enters the host: no packet carries skb->ipvs_property yet. (The mark is
+   * kept by identity, as nfemu's Packet has no field for it; hosts that reuse a Packet
+   * object for the next packet must call this first.)
+   */
+  unmark(): void {
+    this.marked = null;
   }
 
   /** Sets a net.ipv4.vs.* sysctl; other keys are ignored. Returns whether the key is one of ours. */
@@ -623,6 +631,7 @@ export class Ipvs {
     }
     if ((c.flags & IP_VS_CONN_F_NFCT) !== 0 && (c.flags & IP_VS_CONN_F_ONE_PACKET) === 0) this.dropConntrack(c);
     this.unbindDest(c);
+    this.conns.recycle(c);
   }
 
   /** ip_vs_conn_drop_conntrack: the conntrack entry of the client-to-virtual tuple goes too. */
@@ -710,7 +719,7 @@ export class Ipvs {
 
   /** ip_vs_nat_xmit: rewrite the destination to the real server; local servers continue in LOCAL_IN. */
   private natXmit(c: IpvsConn, pkt: Packet, hook: number, env: IpvsEnv): number {
-    const local = env.host.addrType(c.daf, c.daddr, null) === RTN_LOCAL_;
+    const local = env.host.addrType(c.daf, c.daddr, null) === RTN_LOCAL;
     if (local && isLoopback(c.daf, c.daddr) && hook === NF_INET_LOCAL_IN) {
       return this.dropWith('IPVS: stopping DNAT to a loopback address for a packet from outside (ip_vs_nat_xmit)');
     }
@@ -729,7 +738,7 @@ export class Ipvs {
 
   /** ip_vs_dr_xmit / ip_vs_tunnel_xmit: the packet keeps its destination and goes to the real server. */
   private drXmit(c: IpvsConn, pkt: Packet, env: IpvsEnv): number {
-    const local = env.host.addrType(c.daf, c.daddr, null) === RTN_LOCAL_;
+    const local = env.host.addrType(c.daf, c.daddr, null) === RTN_LOCAL;
     if (!local && isLoopback(pkt.family, pkt.saddr)) {
       return this.dropWith('IPVS: stopping traffic from a loopback source to a non-local real server');
     }
@@ -866,7 +875,7 @@ function icmpPortUnreachable(pkt: Packet, _hook: number, env: IpvsEnv): Packet {
   p.icmpCode = v4 ? 3 : 4;
   p.icmpId = 0;
   p.daddr.set(pkt.saddr);
-  p.saddr.set(env.host.addrType(pkt.family, pkt.daddr, null) === RTN_LOCAL_ ? pkt.daddr : pkt.saddr);
+  p.saddr.set(env.host.addrType(pkt.family, pkt.daddr, null) === RTN_LOCAL ? pkt.daddr : pkt.saddr);
   p.ttl = 64;
   p.tos = v4 ? (pkt.tos & 0x1e) | 0xc0 : 0;
   p.length = v4 ? 28 + Math.min(pkt.length, 548) : 48 + Math.min(pkt.length, 1232);

@@ -74,12 +74,11 @@ function sipround(): void {
   add(V2, V1); rotl(V1, 17); xorInto(V1, V2); rotl(V2, 32);
 }
 
-function preamble(key: HsiphashKey, len: number): void {
+function preamble(key: HsiphashKey): void {
   S[0] = (0x736f6d65 ^ key.k0hi) >>> 0; S[1] = (0x70736575 ^ key.k0lo) >>> 0;
   S[2] = (0x646f7261 ^ key.k1hi) >>> 0; S[3] = (0x6e646f6d ^ key.k1lo) >>> 0;
   S[4] = (0x6c796765 ^ key.k0hi) >>> 0; S[5] = (0x6e657261 ^ key.k0lo) >>> 0;
   S[6] = (0x74656462 ^ key.k1hi) >>> 0; S[7] = (0x79746573 ^ key.k1lo) >>> 0;
-  void len;
 }
 
 /** v3 ^= m; SIPROUND; v0 ^= m (one compression round, m = [hi, lo]). */
@@ -104,7 +103,7 @@ function postamble(bhi: number, blo: number): number {
  * hashes. Hot path: allocation-free.
  */
 export function hsiphashU32(v: number, key: HsiphashKey): number {
-  preamble(key, 4);
+  preamble(key);
   // b = (len << 56) | le32(v)
   return postamble((4 << 24) >>> 0, v >>> 0);
 }
@@ -112,7 +111,7 @@ export function hsiphashU32(v: number, key: HsiphashKey): number {
 /** hsiphash over arbitrary bytes (the general form; tests check it against lib/siphash_kunit.c). */
 export function hsiphashBytes(data: Uint8Array, key: HsiphashKey): number {
   const len = data.length;
-  preamble(key, len);
+  preamble(key);
   const full = len - (len % 8);
   for (let i = 0; i < full; i += 8) {
     const lo = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;

@@ -102,8 +102,16 @@ interface Buffers {
   natRules: Lines;
 }
 
+/** Everything about a Service's ports that reaches the rules, as one string (equal iff unchanged). */
 function fingerprint(ports: readonly ServicePortInfo[]): string {
-  return JSON.stringify(ports);
+  let f = '';
+  for (const s of ports) {
+    f += `${s.name}|${s.proto}|${s.clusterIP}|${s.port}|${s.nodePort}|${s.externalIPs.join(',')}|${s.loadBalancerVIPs.join(',')}|`;
+    f += `${s.loadBalancerSourceRanges.join(',')}|${s.healthCheckNodePort}|${+s.externalPolicyLocal}${+s.internalPolicyLocal}|${s.stickyMaxAgeSeconds}|`;
+    for (const e of s.endpoints) f += `${e.str}/${+e.isLocal}${+e.ready}${+e.serving}${+e.terminating};`;
+    f += '\n';
+  }
+  return f;
 }
 
 /**

@@ -214,8 +214,9 @@ function sliceEndpoints(slices: readonly EndpointSlice[] | undefined, sp: Servic
     for (const p of sl.ports) {
       if (p.name !== sp.name || p.protocol !== sp.protocol || p.port === null) continue;
       for (const e of sl.endpoints) {
-        const ip = canonicalIp(e.addresses[0]!);
-        if (ip === null || familyOfText(ip) !== family) continue;
+        const parsed = parseIp(e.addresses[0]!);
+        if (parsed === null || parsed.family !== family) continue;
+        const ip = formatIp(parsed);
         const isLocal = !!nodeName && e.nodeName === nodeName;
         out.push({
           ip, port: p.port, str: joinHostPort(ip, p.port), isLocal,
