@@ -153,14 +153,14 @@ function kubeSync(c: CaseFile, opts: RunOptions, family: Family): IptablesSync |
   return generateIptables(objs, { family, ...(c.kube_proxy ?? {}), nodeName: c.node ?? c.kube_proxy?.nodeName ?? null });
 }
 
-function finalJson(o: PacketOutcome): FinalJson {
+function finalJson(o: PacketOutcome, conntrackOn: boolean): FinalJson {
   const p = o.packet;
-  const base = packetJson(p);
+  const base = packetJson(p, conntrackOn);
   delete base.ttl;
   delete base.tcp_flags;
   delete base.ct_direction;
   const f: FinalJson = { verdict: o.verdict === NF_ACCEPT ? 'ACCEPT' : o.verdict === NF_DROP ? 'DROP' : 'QUEUE', fate: o.fate, ...base };
-  if (p.ct !== null || p.ctinfo !== -1) {
+  if (conntrackOn && (p.ct !== null || p.ctinfo !== -1)) {
     f.ct_state = ctStateName(p);
     const st = (p.ct as unknown as { status?: number } | null)?.status ?? 0;
     const names = statusNames(st);
@@ -244,13 +244,13 @@ export function runCase(c: CaseFile, opts: RunOptions = {}): CaseResultJson {
     const r: PacketResultJson = {
       packet: spec,
       trace: best.outcome.trace?.entries ?? [],
-      final: finalJson(best.outcome),
+      final: finalJson(best.outcome, best.host.conntrack !== null),
       conntrack: host.conntrack ? host.conntrack.entries().map((e: Parameters<typeof connToJson>[0]) => connToJson(e, now)) : [],
-      emitted: best.outcome.emitted.map(packetJson),
+      emitted: best.outcome.emitted.map((e) => packetJson(e, best.host.conntrack !== null)),
       logs: best.outcome.logs.map((l) => l.text),
     };
     if (branches.length > 1) {
-      r.outcomes = branches.map((b) => ({ probability: b.probability, trace: b.outcome.trace?.entries ?? [], final: finalJson(b.outcome) }));
+      r.outcomes = branches.map((b) => ({ probability: b.probability, trace: b.outcome.trace?.entries ?? [], final: finalJson(b.outcome, b.host.conntrack !== null) }));
     }
     results.push(r);
   });

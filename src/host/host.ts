@@ -312,6 +312,7 @@ export class Host implements HostView {
       if (out.logs.length) out.logs.length = 0;
     }
     ctx.logs = out.logs;
+    if (trace !== null) trace.conntrackOn = this.conntrack !== null;
     const pending = this.pendingEmit;
     if (pending.length) pending.length = 0;
     ctx.emitted = pending;
@@ -503,19 +504,31 @@ export class Host implements HostView {
   }
 }
 
-/** Whether anything in the ruleset needs connection tracking (nat, state, conntrack, …). */
+/**
+ * Whether anything in the ruleset turns connection tracking on in the namespace: the
+ * extensions whose checkentry/init calls nf_ct_netns_get — NAT targets, conntrack-reading
+ * matches, CONNMARK, CT (but not CT --notrack) — the way the kernel loads it on demand. A
+ * nat table alone does not: without conntrack its chains are never traversed
+ * (nf_nat_inet_fn returns early without a conntrack entry), as the kernel shows.
+ */
 export function needsConntrack(rs: Ruleset): boolean {
-  if (rs.tables[TABLE_NAT]) return true;
-  const CT = new Set(['conntrack', 'state', 'connmark', 'connlimit', 'helper', 'CONNMARK', 'CT', 'NOTRACK', 'MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP', 'TPROXY']);
   for (const t of rs.tables) {
     if (!t) continue;
     for (const c of t.chains) for (const r of c.rules) {
-      if (r.matches.some((m) => CT.has(m.name))) return true;
-      if (r.target && CT.has(r.target.name)) return true;
+      if (r.matches.some((m) => CT_MATCHES.has(m.name))) return true;
+      if (!r.target) continue;
+      if (CT_TARGETS.has(r.target.name)) return true;
+      if (r.target.name === 'CT' && ((r.target.data as { flags?: number } | null)?.flags ?? 0) & XT_CT_NOTRACK) continue;
+      if (r.target.name === 'CT') return true;
     }
   }
   return false;
 }
+
+const CT_MATCHES = new Set(['conntrack', 'state', 'connmark', 'connlimit', 'helper', 'connbytes', 'connlabel', 'cluster']);
+const CT_TARGETS = new Set(['CONNMARK', 'CONNSECMARK', 'MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP']);
+/** XT_CT_NOTRACK (xt_CT.h). */
+const XT_CT_NOTRACK = 1;
 
 export function hookNumber(name: string): number {
   return name === 'PREROUTING' ? NF_INET_PRE_ROUTING : name === 'OUTPUT' ? NF_INET_LOCAL_OUT : name === 'INPUT' ? NF_INET_LOCAL_IN : name === 'FORWARD' ? NF_INET_FORWARD : name === 'POSTROUTING' ? NF_INET_POST_ROUTING : -1;

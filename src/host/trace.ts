@@ -67,8 +67,8 @@ export function statusNames(status: number, hideConfirmed = true): string {
   return out.join(',');
 }
 
-/** The packet as trace snapshots and `final` show it. */
-export function packetJson(p: Packet): PacketJson {
+/** The packet as trace snapshots and `final` show it (conntrack fields only where conntrack runs). */
+export function packetJson(p: Packet, conntrackOn = true): PacketJson {
   const j: PacketJson = { proto: protoShort(p.proto), src: formatWords(p.family, p.saddr), dst: formatWords(p.family, p.daddr), ttl: p.ttl, mark: formatMark(p.mark) };
   if (p.proto === IPPROTO_ICMP || p.proto === IPPROTO_ICMPV6) {
     j.icmp_type = p.icmpType;
@@ -81,7 +81,7 @@ export function packetJson(p: Packet): PacketJson {
   if (p.inIface) j.in_iface = p.inIface;
   if (p.outIface) j.out_iface = p.outIface;
   j.mark = formatMark(p.mark);
-  if (p.ct !== null || p.ctinfo === IP_CT_UNTRACKED || p.ctinfo === IP_CT_INVALID) {
+  if (conntrackOn && (p.ct !== null || p.ctinfo === IP_CT_UNTRACKED || p.ctinfo === IP_CT_INVALID)) {
     j.ct_state = ctStateName(p);
     const st = (p.ct as unknown as { status?: number } | null)?.status ?? 0;
     const names = statusNames(st);
@@ -97,6 +97,8 @@ export class TraceCollector implements RuleTracer {
   private snapshotPending = false;
   private pendingSkips: { rule_index: number; rule: string; why: string }[] = [];
   hook = 0;
+  /** Whether the host tracks connections (set by the host): without it there is no ct state to show. */
+  conntrackOn = true;
 
   constructor(readonly why: boolean) {}
 
@@ -108,7 +110,7 @@ export class TraceCollector implements RuleTracer {
 
   private push(e: TraceEntry, pkt: Packet): void {
     if (this.snapshotPending) {
-      e.packet = packetJson(pkt);
+      e.packet = packetJson(pkt, this.conntrackOn);
       this.snapshotPending = false;
     }
     if (this.pendingSkips.length) {

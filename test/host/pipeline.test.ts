@@ -9,7 +9,11 @@ import { runCase, type CaseFile, type PacketResultJson } from '../../src/index.t
 
 const steps = (r: PacketResultJson) => r.trace.map((e) => `${e.hook} ${e.table}:${e.chain}${e.rule_index !== null ? '#' + e.rule_index : ''} ${e.verdict}`);
 
-/** Every built-in chain of every table, each with one counting rule, so each traversal shows. */
+/**
+ * Every built-in chain of every table, each with one counting rule, so each traversal
+ * shows; the MASQUERADE rule (never matching) turns conntrack on, without which the nat
+ * chains are never traversed.
+ */
 const ALL = `*raw
 :PREROUTING ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
@@ -37,6 +41,7 @@ COMMIT
 -A INPUT
 -A OUTPUT
 -A POSTROUTING
+-A POSTROUTING -o nomatch0 -j MASQUERADE
 COMMIT
 *filter
 :INPUT ACCEPT [0:0]
@@ -115,8 +120,15 @@ test('to a local address: out through lo and in again (PREROUTING and INPUT with
 });
 
 test('a chain that was never created is not traversed (iptables-nft creates built-in chains on use)', () => {
-  const r = one({ ruleset: '*nat\n-A POSTROUTING -j ACCEPT\nCOMMIT\n' }, { hook: 'PREROUTING', in_iface: 'eth0', proto: 'tcp', src: '192.168.0.9', sport: 1000, dst: '10.1.0.7', dport: 80 });
+  const r = one({ ruleset: '*nat\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n' }, { hook: 'PREROUTING', in_iface: 'eth0', proto: 'tcp', src: '192.168.0.9', sport: 1000, dst: '10.1.0.7', dport: 80 });
   assert.equal(steps(r), ['POSTROUTING nat:POSTROUTING#1 ACCEPT']);
+});
+
+test('a nat table alone does not turn conntrack on, and without conntrack its chains are not traversed', () => {
+  const r = one({ ruleset: '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING\nCOMMIT\n' }, { hook: 'PREROUTING', in_iface: 'eth0', proto: 'tcp', src: '192.168.0.9', sport: 1000, dst: '192.168.0.2', dport: 22 });
+  assert.equal(steps(r), []);
+  assert.is(r.final.ct_state, undefined);
+  assert.equal(r.conntrack, []);
 });
 
 test('stack drops: forwarding off, TTL 1, no route, martian source and destination, multicast', () => {
