@@ -7,6 +7,8 @@ export interface ScenarioIO {
   say(line: string): void;
   /** An assertion the story makes; a false one fails the scenario. */
   check(cond: boolean, what: string): void;
+  /** A walk (src/cluster) the story made, to be written as JSON / Mermaid when asked for. */
+  walk?(name: string, walk: object): void;
 }
 
 export interface Scenario {

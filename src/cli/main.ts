@@ -50,9 +50,11 @@ Runs the case in the real kernel (root, ip netns, iptables-nft, conntrack) in sc
 namespaces and in nfemu, and prints agreement per packet; exit 1 on any divergence.`,
   'kube-proxy': KUBE_PROXY_HELP,
   bench: BENCH_HELP,
-  scenario: `usage: nfemu scenario [NAME…]
+  scenario: `usage: nfemu scenario [NAME…] [--json DIR] [--mermaid DIR]
 
-Runs the scenarios in scenarios/ (all of them without a NAME) and prints what each shows.`,
+Runs the scenarios in scenarios/ (all of them without a NAME) and prints what each shows.
+--json DIR / --mermaid DIR also write every walk a scenario makes, as JSON and as a
+Mermaid sequence diagram.`,
 };
 
 function readText(path: string): string {

@@ -12,7 +12,10 @@ import { connToJson } from '../conntrack/index.ts';
 import { restore, type Ruleset } from '../xtables/index.ts';
 import { IpsetRegistry } from '../ipset/index.ts';
 import { Ipvs, restoreIpvs } from '../ipvs/index.ts';
-import { generateIptables, iptablesHostRuleset, parseManifests, readManifestFiles, type IptablesProxyOptions, type IptablesSync } from '../kube/index.ts';
+import {
+  KUBE_IPVS_DEVICE, generateIptables, generateIpvs, ipvsHostRuleset, iptablesHostRuleset, parseManifests, readManifestFiles,
+  type IpvsProxyOptions, type IptablesSync, type IpvsSync,
+} from '../kube/index.ts';
 import { Host, type PacketOutcome } from './host.ts';
 import { parseRoute } from './routing.ts';
 import { TraceCollector, packetJson, ctStateName, statusNames, type PacketJson, type TraceEntry } from './trace.ts';
@@ -26,8 +29,12 @@ export interface CaseFile {
   manifests_files?: string[];
   /** With manifests: the node (its name) the host is. */
   node?: string;
-  /** With manifests: kube-proxy options (src/kube IptablesProxyOptions). */
-  kube_proxy?: IptablesProxyOptions;
+  /**
+   * With manifests: kube-proxy options (src/kube IpvsProxyOptions) and `mode` ("iptables",
+   * the default, or "ipvs": the node gets kube-ipvs0 with the VIPs, the ipsets, the
+   * iptables rules and the IPVS virtual servers kube-proxy's IPVS mode programs).
+   */
+  kube_proxy?: IpvsProxyOptions & { mode?: 'iptables' | 'ipvs' };
   ipsets?: string;
   /** `ipvsadm-save -n` text: IPVS virtual services and real servers on this host. */
   ipvs?: string;
@@ -99,11 +106,21 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   const clock = new SimulatedClock(0);
   const host = new Host({ clock, rng: new SeededRng(seed) }, family);
   const kube = kubeSync(c, opts, family);
+  const kubeIpvs = kube && kube.mode === 'ipvs' ? kube.sync : null;
+  const kubeIptables = kube && kube.mode === 'iptables' ? kube.sync : null;
   let ifaces = c.interfaces && c.interfaces.length ? c.interfaces : [{ name: 'eth0', addrs: [] as string[] }];
   // With manifests and no address given, the node's own addresses go on the first interface.
   if (kube && !c.local_addrs?.length && !ifaces.some((i) => i.addrs?.length)) {
-    const addrs = kube.options.nodeIPs.filter((a) => parseIp(a)?.family === family).map((a) => `${a}/${family === 6 ? 128 : 32}`);
+    const addrs = kube.sync.options.nodeIPs.filter((a) => parseIp(a)?.family === family).map((a) => `${a}/${family === 6 ? 128 : 32}`);
     ifaces = [{ ...ifaces[0]!, addrs }, ...ifaces.slice(1)];
+  }
+  // IPVS mode: the service addresses are bound to the dummy interface kube-ipvs0.
+  if (kubeIpvs) {
+    const vips = kubeIpvs.vips.map((a) => `${a}/${family === 6 ? 128 : 32}`);
+    const mine = ifaces.find((i) => i.name === KUBE_IPVS_DEVICE);
+    ifaces = mine
+      ? ifaces.map((i) => (i === mine ? { ...i, addrs: [...(i.addrs ?? []), ...vips.filter((v) => !(i.addrs ?? []).includes(v))] } : i))
+      : [...ifaces, { name: KUBE_IPVS_DEVICE, addrs: vips }];
   }
   for (const i of ifaces) {
     host.routing.addIface(i.name, i.name.startsWith('kube-ipvs') || i.name.startsWith('dummy') ? 'dummy' : 'veth');
@@ -111,11 +128,12 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   }
   for (const a of c.local_addrs ?? []) host.routing.addAddr(ifaces[0]!.name, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`);
   for (const r of c.routes ?? []) host.routing.addRoute(parseRoute(r, family));
-  for (const [k, v] of Object.entries({ ...(kube?.sysctls ?? {}), ...(c.sysctls ?? {}) })) host.setSysctl(k, Number(v));
+  for (const [k, v] of Object.entries({ ...(kube?.sync.sysctls ?? {}), ...(c.sysctls ?? {}) })) host.setSysctl(k, Number(v));
   let sets: IpsetRegistry | undefined;
-  if (c.ipsets) {
+  if (c.ipsets || kubeIpvs) {
     sets = new IpsetRegistry(clock);
-    sets.restore(c.ipsets, opts.file ? `${opts.file} (ipsets)` : 'ipsets');
+    if (kubeIpvs) sets.restore(kubeIpvs.ipsets, opts.file ? `${opts.file} (kube-proxy ipsets)` : 'kube-proxy ipsets');
+    if (c.ipsets) sets.restore(c.ipsets, opts.file ? `${opts.file} (ipsets)` : 'ipsets');
   }
   let text = c.ruleset;
   // Lines of an inline ruleset count from its own first line.
@@ -131,18 +149,22 @@ export function buildHost(c: CaseFile, opts: RunOptions, seed = 1): Host {
   }
   let rs: Ruleset | undefined;
   if (text !== undefined) rs = restore(text, { family, file: rsFile, sets: sets ?? null });
-  else if (kube) rs = iptablesHostRuleset(kube, undefined, opts.file ?? 'manifests');
+  else if (kubeIptables) rs = iptablesHostRuleset(kubeIptables, undefined, opts.file ?? 'manifests');
+  else if (kubeIpvs) rs = ipvsHostRuleset(kubeIpvs, sets ?? null, opts.file ?? 'manifests');
   if (rs) host.load(rs, sets ? { get: (n) => sets!.get(n) } : undefined);
-  if (c.ipvs !== undefined) {
+  if (c.ipvs !== undefined || kubeIpvs) {
     const ipvs = new Ipvs({ clock });
-    restoreIpvs(ipvs, String(c.ipvs), opts.file ? `${opts.file} (ipvs)` : 'ipvs');
+    if (kubeIpvs) restoreIpvs(ipvs, kubeIpvs.ipvs, opts.file ? `${opts.file} (kube-proxy ipvs)` : 'kube-proxy ipvs');
+    if (c.ipvs !== undefined) restoreIpvs(ipvs, String(c.ipvs), opts.file ? `${opts.file} (ipvs)` : 'ipvs');
     host.setIpvs(ipvs);
   }
   return host;
 }
 
-/** With `manifests` / `manifests_files` (and no ruleset): one full kube-proxy iptables sync for `node`. */
-function kubeSync(c: CaseFile, opts: RunOptions, family: Family): IptablesSync | null {
+type KubeSync = { mode: 'iptables'; sync: IptablesSync } | { mode: 'ipvs'; sync: IpvsSync };
+
+/** With `manifests` / `manifests_files` (and no ruleset): one full kube-proxy sync for `node`, in `kube_proxy.mode`. */
+function kubeSync(c: CaseFile, opts: RunOptions, family: Family): KubeSync | null {
   if (c.manifests === undefined && c.manifests_files === undefined) return null;
   if (c.ruleset !== undefined || c.ruleset_file !== undefined) {
     throw new NfemuError('PARSE', 'a case takes either a ruleset or manifests, not both', { file: opts.file });
@@ -150,7 +172,13 @@ function kubeSync(c: CaseFile, opts: RunOptions, family: Family): IptablesSync |
   const objs = c.manifests !== undefined
     ? parseManifests(c.manifests, opts.file ? `${opts.file} (manifests)` : 'manifests')
     : readManifestFiles(c.manifests_files!, opts.baseDir ?? '.');
-  return generateIptables(objs, { family, ...(c.kube_proxy ?? {}), nodeName: c.node ?? c.kube_proxy?.nodeName ?? null });
+  const { mode = 'iptables', ...options } = c.kube_proxy ?? {};
+  const resolved = { family, ...options, nodeName: c.node ?? options.nodeName ?? null };
+  if (mode === 'ipvs') return { mode, sync: generateIpvs(objs, resolved) };
+  if (mode !== 'iptables') {
+    throw new NfemuError('PARSE', `kube_proxy.mode must be "iptables" or "ipvs", not ${JSON.stringify(mode)}`, { file: opts.file, token: String(mode) });
+  }
+  return { mode, sync: generateIptables(objs, resolved) };
 }
 
 function finalJson(o: PacketOutcome, conntrackOn: boolean): FinalJson {

@@ -24,3 +24,8 @@ export {
   type IptablesSync, type SyncMode, type ServiceRecord, type SyncStats,
 } from './iptables.ts';
 export { iptablesHostRuleset, iptablesHostText, sortRestoreText } from './ruleset.ts';
+export {
+  syncIpvsRules, generateIpvs, ipvsPrelude, ipvsHostRuleset, KUBE_IPVS_DEVICE, IPVS_DEFAULT_SCHEDULER,
+  KUBE_NODE_PORT, KUBE_LOAD_BALANCER, KUBE_SOURCE_RANGES_FIREWALL, KUBE_IPVS_FILTER, KUBE_IPVS_OUT_FILTER,
+  type IpvsProxyOptions, type IpvsSync,
+} from './ipvs.ts';
