@@ -6,7 +6,7 @@
 export { main, runScaling, finish, parseRunArgs, settings, USAGE, FULL_SIZES, QUICK_SIZES, DEFAULT_OUT, type RunOptions } from './run.ts';
 export * from './cluster.ts';
 export { MODES, buildMode, buildIptables, buildIpvs, iptablesKernelText, type ModeName, type ModeInstance, type SyncCost } from './modes.ts';
-export { ipvsProxyRules, ipvsOps, IPVS_SETS, type IpvsSync, type IpvsOps, type IpvsProxyOptions } from './ipvs-proxy.ts';
+export { ipvsOps, ipvsContents, ipvsChangeCommands, type IpvsOps, type IpvsContents } from './ipvs-ops.ts';
 export { CountingTracer, LookupCounter, measureCost, firstPacket, establishedPacket, replyTo, type PacketCost, type CostProbes } from './cost.ts';
 export { measureSpeed, type SpeedProbes, type SpeedResult, type SpeedOptions } from './speed.ts';
 export { kernelAvailable, measureKernel, worthTrying, BACKENDS, type Backend, type KernelMeasurement, type KernelOptions } from './kernel.ts';

@@ -4,18 +4,21 @@
  *  - iptables: src/kube's kube-proxy generator (syncIptablesRules: full sync, then a partial
  *    sync as MinimizeIPTablesRestore does), applied through src/xtables' restore
  *    (`--noflush`) and Host.load;
- *  - ipvs: ./ipvs-proxy.ts (kube-proxy's IPVS mode), applied to src/ipvs (virtual servers
- *    from ipvsadm-save text), src/ipset (ipset restore) and the host's addresses and rules.
+ *  - ipvs: src/kube's IPVS-mode generator (syncIpvsRules), applied to src/ipvs (virtual
+ *    servers from ipvsadm-save text), src/ipset (ipset restore) and the host's addresses and
+ *    rules; a later sync's changes are applied as kube-proxy makes them (real servers and set
+ *    entries one by one, the fixed iptables payload again), counted by ./ipvs-ops.ts.
  * Everything here is setup: nothing is timed per packet.
  */
 import { Host, SeededRng, SimulatedClock, restore, parseRoute, parseIp, type Ruleset } from '../../src/index.ts';
 import { resolveOptions, syncIptablesRules, iptablesHostRuleset, type IptablesSync, type ProxyState, type ResolvedOptions } from '../../src/kube/index.ts';
 import { IpsetRegistry } from '../../src/ipset/index.ts';
 import { Ipvs, restoreIpvs, applyIpvsadm, parseIpvsadm } from '../../src/ipvs/index.ts';
+import { syncIpvsRules, ipvsHostRuleset, type IpvsSync } from '../../src/kube/index.ts';
 import {
   CLUSTER_CIDR, NODE_GATEWAY, NODE_IP, NODE_NAME, POD_BRIDGE, POD_BRIDGE_ADDR, proxyState, withEndpointChange, type ClusterShape,
 } from './cluster.ts';
-import { ipvsOps, ipvsProxyRules, type IpvsOps, type IpvsSync } from './ipvs-proxy.ts';
+import { ipvsChangeCommands, ipvsOps, type IpvsOps } from './ipvs-ops.ts';
 
 export const MODES = ['iptables', 'ipvs'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -43,6 +46,8 @@ export interface ModeInstance {
   readonly ipvs: Ipvs | null;
   /** IPVS mode: the sets (null in iptables mode). */
   readonly sets: IpsetRegistry | null;
+  /** Names of the sets in `sets`. */
+  readonly setNames: readonly string[];
   readonly fullSync: SyncCost;
   /** Applies the one-endpoint change (cluster.ts withEndpointChange) and says what it cost. */
   applyEndpointChange(): SyncCost;
@@ -101,7 +106,7 @@ export function buildIptables(shape: ClusterShape, state: ProxyState = proxyStat
   const full: SyncCost = { generateMs: t1 - t0, applyMs: t2 - t1, restoreBytes: sync.payload.length, restoreLines: lines(sync.payload), ipvsOps: null };
   const change = withEndpointChange(state, shape);
   return {
-    mode: 'iptables', shape, host, clock, ipvs: null, sets: null, fullSync: full,
+    mode: 'iptables', shape, host, clock, ipvs: null, sets: null, setNames: [], fullSync: full,
     applyEndpointChange(): SyncCost {
       const a = now();
       const next = syncIptablesRules(change.state, o, { previous: sync });
@@ -132,72 +137,47 @@ export function bindVips(host: Host, addrs: readonly string[]): void {
   host.routing.addAddr('kube-ipvs0', `${addrs[addrs.length - 1]}/32`);
 }
 
-/** The sysctls kube-proxy's IPVS proxier sets (NewProxier). */
-export const IPVS_SYSCTLS: Readonly<Record<string, number>> = {
-  'net.ipv4.vs.conntrack': 1,
-  'net.ipv4.vs.expire_nodest_conn': 1,
-  'net.ipv4.vs.expire_quiescent_template': 1,
-  'net.ipv4.ip_forward': 1,
-};
-
 /** Programs a fresh node in IPVS mode. */
 export function buildIpvs(shape: ClusterShape, state: ProxyState = proxyState(shape)): ModeInstance {
   const clock = new SimulatedClock();
   const host = baseHost(clock);
-  const opts = { clusterCIDR: CLUSTER_CIDR };
+  const o = iptablesOptions();
   const t0 = now();
-  let sync: IpvsSync = ipvsProxyRules(state, opts);
-  const ops = ipvsOps(null, sync);
+  let sync: IpvsSync = syncIpvsRules(state, o);
   const t1 = now();
-  for (const [k, v] of Object.entries(IPVS_SYSCTLS)) host.setSysctl(k, v);
-  bindVips(host, sync.bindAddrs);
+  for (const [k, v] of Object.entries(sync.sysctls)) host.setSysctl(k, v);
+  bindVips(host, sync.vips);
   const sets = new IpsetRegistry(clock);
-  sets.restore(sync.ipsetRestore, 'kube-proxy (ipset)');
+  sets.restore(sync.ipsets, 'kube-proxy (ipset)');
   const view = { get: (n: string) => sets.get(n) };
   const ipvs = new Ipvs({ clock });
-  restoreIpvs(ipvs, sync.ipvsadmSave, 'kube-proxy (ipvs)');
-  let ruleset = restore(sync.iptablesPayload, { family: 4, noflush: true, counters: true, file: 'kube-proxy (restore payload)', sets: view },
-    restore(sync.prelude, { family: 4, file: 'kube-proxy (built-in jumps)' }));
+  restoreIpvs(ipvs, sync.ipvs, 'kube-proxy (ipvs)');
+  let ruleset = ipvsHostRuleset(sync, view);
   host.load(ruleset, view);
   host.setIpvs(ipvs);
   const t2 = now();
   const full: SyncCost = {
-    generateMs: t1 - t0, applyMs: t2 - t1, restoreBytes: sync.iptablesPayload.length, restoreLines: lines(sync.iptablesPayload), ipvsOps: ops,
+    generateMs: t1 - t0, applyMs: t2 - t1, restoreBytes: sync.iptables.length, restoreLines: lines(sync.iptables), ipvsOps: ipvsOps(null, sync),
   };
+  const setNames = sync.ipsets.split('\n').filter((l) => l.startsWith('create ')).map((l) => l.split(/\s+/)[1]!);
   const change = withEndpointChange(state, shape);
   return {
-    mode: 'ipvs', shape, host, clock, ipvs, sets, fullSync: full,
+    mode: 'ipvs', shape, host, clock, ipvs, sets, setNames, fullSync: full,
     applyEndpointChange(): SyncCost {
       const a = now();
-      const next = ipvsProxyRules(change.state, opts);
-      const diff = ipvsOps(sync, next);
+      const next = syncIpvsRules(change.state, o);
+      const ops = ipvsOps(sync, next);
+      const cmds = ipvsChangeCommands(sync, next);
       const b = now();
       // What the sync does to the kernel: the fixed iptables payload again, then only the
       // IPVS and ipset differences (DeleteRealServer / AddRealServer, ipset del / add).
-      ruleset = restore(next.iptablesPayload, { family: 4, noflush: true, counters: true, file: 'kube-proxy (restore payload)', sets: view }, ruleset);
+      ruleset = restore(next.iptables, { family: 4, noflush: true, counters: true, file: 'kube-proxy (restore payload)', sets: view }, ruleset);
       host.load(ruleset, view);
-      const cmds: string[] = [];
-      const setLines: string[] = [];
-      for (const [vs, rs] of next.servers) {
-        const old = sync.servers.get(vs);
-        if (old === rs) continue;
-        const [proto, addr] = [vs.slice(0, vs.indexOf('/')), vs.slice(vs.indexOf('/') + 1)];
-        const flag = proto === 'tcp' ? '-t' : proto === 'udp' ? '-u' : '--sctp-service';
-        for (const r of old ?? []) if (!rs.includes(r)) cmds.push(`-d ${flag} ${addr} -r ${r} -m`); // -m: ipvsadm takes the port of a DR server from the service
-        for (const r of rs) if (!(old ?? []).includes(r)) cmds.push(`-a ${flag} ${addr} -r ${r} -m -w 1`);
-      }
-      for (const [name, entries] of next.setEntries) {
-        const old = sync.setEntries.get(name)!;
-        for (const e of old) if (!entries.has(e)) setLines.push(`del ${name} ${e}`);
-        for (const e of entries) if (!old.has(e)) setLines.push(`add ${name} ${e}`);
-      }
-      if (setLines.length) sets.restore(setLines.join('\n'), 'kube-proxy (ipset)');
-      if (cmds.length) applyIpvsadm(ipvs, parseIpvsadm(cmds.join('\n'), 'kube-proxy (ipvs)'));
+      if (cmds.ipset.length) sets.restore(cmds.ipset.join('\n'), 'kube-proxy (ipset)');
+      if (cmds.ipvsadm.length) applyIpvsadm(ipvs, parseIpvsadm(cmds.ipvsadm.join('\n'), 'kube-proxy (ipvs)'));
       const c = now();
       sync = next;
-      return {
-        generateMs: b - a, applyMs: c - b, restoreBytes: next.iptablesPayload.length, restoreLines: lines(next.iptablesPayload), ipvsOps: diff,
-      };
+      return { generateMs: b - a, applyMs: c - b, restoreBytes: next.iptables.length, restoreLines: lines(next.iptables), ipvsOps: ops };
     },
   };
 }

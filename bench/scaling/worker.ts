@@ -13,7 +13,6 @@
  */
 import { probeIndexes, type ClusterShape } from './cluster.ts';
 import { LookupCounter, measureCost } from './cost.ts';
-import { IPVS_SETS } from './ipvs-proxy.ts';
 import { buildMode, iptablesKernelText, type ModeName, type SyncCost } from './modes.ts';
 import { measureKernel, type Backend, type KernelMeasurement, type KernelOptions } from './kernel.ts';
 import { measureSpeed, type SpeedOptions } from './speed.ts';
@@ -68,7 +67,7 @@ export function runNfemu(job: Extract<Job, { kind: 'nfemu' }>, step: (label: str
   const speed = job.speed ? measureSpeed(m, job.speed, (what) => step(`${mode} ${shape.services}: ${what}`)) : null;
   step(`${mode} ${shape.services}: cost model`);
   const counter = new LookupCounter();
-  counter.install(m.host, m.sets, m.ipvs, IPVS_SETS.map((s) => s.name));
+  counter.install(m.host, m.sets, m.ipvs, m.setNames);
   const cost = measureCost(m.host, counter, probeIndexes(shape.services));
   step(`${mode} ${shape.services}: one endpoint change`);
   const change = m.applyEndpointChange();

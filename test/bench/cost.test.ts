@@ -9,7 +9,6 @@ import { Host, SeededRng, SimulatedClock, restore, buildPacket, parseRoute, NF_I
 import { IpsetRegistry } from '../../src/ipset/index.ts';
 import { CountingTracer, LookupCounter, measureCost } from '../../bench/scaling/cost.ts';
 import { buildIptables, buildIpvs } from '../../bench/scaling/modes.ts';
-import { IPVS_SETS } from '../../bench/scaling/ipvs-proxy.ts';
 
 const NAT = `*nat
 :PREROUTING ACCEPT [0:0]
@@ -124,7 +123,7 @@ test('kube-proxy IPVS mode: the same rules at every service position', () => {
   const n = 5;
   const m = buildIpvs({ services: n, endpoints: 1 });
   const counter = new LookupCounter();
-  counter.install(m.host, m.sets, m.ipvs, IPVS_SETS.map((s) => s.name));
+  counter.install(m.host, m.sets, m.ipvs, m.setNames);
   const c = measureCost(m.host, counter, { first: 0, middle: 2, last: n - 1 });
   for (const p of [c.first, c.middle, c.last]) {
     assert.is(p.rules, 14);

@@ -133,7 +133,7 @@ test('the README section embeds the charts and quotes the run', () => {
   assert.match(s, /!\[First packet\]\(bench\/results\/first-packet\.svg\)/);
   assert.match(s, /1\.00 rules per added service/);
   // iptables is slower than IPVS (5 µs flat) from 1000 + 30·N > 5000, i.e. N = 1000 of the sizes.
-  assert.match(s, /its first packet is slower from 1,000 services on/);
+  assert.match(s, /iptables mode's first packet is slower than IPVS mode's from 1,000 services on/);
 });
 
 test('charts: one line per mode, kernel twins dashed, log-scale services, rendered to SVG', async () => {
