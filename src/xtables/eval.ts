@@ -83,6 +83,27 @@ export function ruleMatches(ct: CompiledTable, k: number, pkt: Packet, ctx: XtCo
 /** Header flags the IPv4 fast path handles inline. */
 const FAST4 = F_SRC | F_INV_SRC | F_DST | F_INV_DST | F_PROTO | F_INV_PROTO;
 
+/**
+ * The IPv4 header scan: the first rule in [k, end) that is not ruled out by its source,
+ * destination and protocol columns alone (or has other header fields and needs the full
+ * check). Kept small and separate so the engine optimises it as a tight loop — the linear
+ * walk over kube-proxy's KUBE-SERVICES is this loop. Hot path.
+ */
+function scan4(
+  flags: Uint32Array, dst4: Int32Array, dstMask4: Int32Array, src4: Int32Array, srcMask4: Int32Array,
+  protos: Int32Array, k: number, end: number, s0: number, d0: number, proto: number,
+): number {
+  for (; k < end; k++) {
+    const f = flags[k]!;
+    if ((f & ~FAST4) !== 0) return k;
+    if ((f & F_DST) !== 0 && (((d0 & dstMask4[k]!) === dst4[k]) === ((f & F_INV_DST) !== 0))) continue;
+    if ((f & F_SRC) !== 0 && (((s0 & srcMask4[k]!) === src4[k]) === ((f & F_INV_SRC) !== 0))) continue;
+    if ((f & F_PROTO) !== 0 && ((proto === protos[k]) === ((f & F_INV_PROTO) !== 0))) continue;
+    return k;
+  }
+  return end;
+}
+
 const stackChain = new Int32Array(1024);
 const stackRet = new Int32Array(1024);
 
@@ -109,6 +130,8 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
   let s0 = pkt.saddr[0]! | 0;
   let d0 = pkt.daddr[0]! | 0;
   let proto = pkt.proto;
+  // Without --why no miss needs reporting, so runs of non-matching rules are skipped by scan4.
+  const skip = v4 && (tracer === null || !tracer.why);
   for (;;) {
     if (k >= end) {
       // Chain ran out.
@@ -135,11 +158,17 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
       end = ct.chainEnd[chain]!;
       continue;
     }
+    let hit = true;
+    if (skip) {
+      k = scan4(flags, dst4, dstMask4, src4, srcMask4, protos, k, end, s0, d0, proto);
+      if (k >= end) continue;
+    }
     // Header compare: IPv4 source/destination/protocol inline on int32 columns (the
     // common case: kube-proxy's dispatch rules), everything else through headerMatches.
     const f = flags[k]!;
-    let hit = true;
-    if (f !== 0) {
+    if (skip && (f & ~FAST4) === 0) {
+      // scan4 has checked this rule's header already.
+    } else if (f !== 0) {
       if (v4 && (f & ~FAST4) === 0) {
         if ((f & F_DST) !== 0 && (((d0 & dstMask4[k]!) === dst4[k]) === ((f & F_INV_DST) !== 0))) hit = false;
         else if ((f & F_SRC) !== 0 && (((s0 & srcMask4[k]!) === src4[k]) === ((f & F_INV_SRC) !== 0))) hit = false;
