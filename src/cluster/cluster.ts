@@ -4,7 +4,11 @@
  * own network namespaces, eth0 on the node's bridge, default route via the bridge);
  * external clients; cloud L4 load balancers. Kubernetes objects (YAML) give Services and
  * endpoints; every node runs what kube-proxy (iptables mode, src/kube) would program from
- * them unless it was given hand-written rules. Cluster DNS answers from the same objects.
+ * them unless it was given hand-written rules; a node in IPVS mode (`kubeProxy.mode` or the
+ * node's `kubeProxyMode`) gets what kube-proxy's IPVS mode programs instead: kube-ipvs0
+ * holding the VIPs, the ipsets, the iptables rules that use them and the IPVS virtual
+ * servers (the same generator and loading as a case with `kube_proxy.mode: "ipvs"`).
+ * Cluster DNS answers from the same objects.
  * Istio: sidecar capture rules and proxies, and ingress gateways, from Istio YAML.
  *
  * IPv4 only. Everything random draws from per-host Rngs seeded from the cluster seed, and
@@ -13,9 +17,11 @@
 import { NfemuError, SimulatedClock, cidrContains, formatWords, parseCidr } from '../core/index.ts';
 import { parseRoute } from '../host/index.ts';
 import { restore, type Ruleset } from '../xtables/index.ts';
+import { IpsetRegistry } from '../ipset/index.ts';
+import { Ipvs, printList, restoreIpvs, type ListOptions } from '../ipvs/index.ts';
 import {
-  EMPTY_OBJECTS, generateIptables, iptablesHostRuleset, mergeManifests, parseManifests,
-  type IptablesProxyOptions, type KubeObjects, type Pod, type Protocol,
+  EMPTY_OBJECTS, KUBE_IPVS_DEVICE, generateIptables, generateIpvs, iptablesHostRuleset, ipvsHostRuleset, mergeManifests, parseManifests,
+  type IptablesSync, type IpvsProxyOptions, type IpvsSync, type KubeObjects, type Pod, type Protocol,
 } from '../kube/index.ts';
 import { DnsServer, KubeDnsZone, kubeletResolvConf, type DnsZone, type Resolution } from './dns.ts';
 import { EMPTY_ISTIO, mergeIstio, parseIstio, type IstioConfig } from './istio.ts';
@@ -36,8 +42,12 @@ export interface ClusterOptions {
   readonly clusterDomain?: string;
   /** The pods' supernet, kube-proxy's `--cluster-cidr` (default 10.244.0.0/16). */
   readonly clusterCIDR?: string;
-  /** kube-proxy options for every node (node name and IP are filled in per node). */
-  readonly kubeProxy?: Omit<IptablesProxyOptions, 'nodeName' | 'nodeIPs'>;
+  /**
+   * kube-proxy options for every node (node name, IP and interface addresses are filled in
+   * per node); `mode` is its `--proxy-mode` (default iptables), the IPVS flags
+   * (`scheduler`, `strictARP`, …) apply in IPVS mode.
+   */
+  readonly kubeProxy?: Omit<IpvsProxyOptions, 'nodeName' | 'nodeIPs'> & { readonly mode?: KubeProxyMode };
   /** The DNS Service whose ClusterIP goes into pods' resolv.conf (default kube-system/kube-dns). */
   readonly dnsService?: string;
 }
@@ -54,7 +64,24 @@ export interface NodeSpec {
   readonly gateway?: string;
   /** Hand-written iptables-restore text instead of kube-proxy's rules. */
   readonly rules?: string;
+  /** This node's kube-proxy mode (default: the cluster's `kubeProxy.mode`, else iptables). */
+  readonly kubeProxyMode?: KubeProxyMode;
 }
+
+/** kube-proxy's `--proxy-mode` on a node. */
+export type KubeProxyMode = 'iptables' | 'ipvs';
+
+/** What kube-proxy last programmed on a node (Cluster.kubeProxy). */
+export type KubeProxyView =
+  | { readonly mode: 'iptables'; readonly sync: IptablesSync }
+  | {
+    readonly mode: 'ipvs';
+    readonly sync: IpvsSync;
+    /** The node's ipsets (the registry its iptables rules match against). */
+    readonly ipsets: IpsetRegistry;
+    /** The node's IPVS (the same object as the host's `ipvs`). */
+    readonly ipvs: Ipvs;
+  };
 
 export interface PodSpec {
   readonly name: string;
@@ -115,6 +142,7 @@ interface NodeInfo {
   readonly podCIDR: string;
   readonly network: string;
   readonly handRules: boolean;
+  readonly mode: KubeProxyMode;
 }
 
 interface LbInfo {
@@ -135,7 +163,10 @@ export class Cluster {
   readonly clock: SimulatedClock;
   readonly clusterDomain: string;
   readonly clusterCIDR: string;
-  private readonly kubeProxyOptions: Omit<IptablesProxyOptions, 'nodeName' | 'nodeIPs'>;
+  private readonly kubeProxyOptions: Omit<IpvsProxyOptions, 'nodeName' | 'nodeIPs'>;
+  private readonly kubeProxyMode: KubeProxyMode;
+  /** What kube-proxy last programmed, per node. */
+  private readonly proxied = new Map<string, KubeProxyView>();
   private readonly dnsServiceRef: string;
   private readonly networks = new Map<string, { prefix: number; cidr: ReturnType<typeof parseCidr> & object }>();
   private readonly nodes = new Map<string, NodeInfo>();
@@ -155,7 +186,10 @@ export class Cluster {
     this.topology = new Topology(this.clock, opts.seed ?? 1);
     this.clusterDomain = opts.clusterDomain ?? 'cluster.local';
     this.clusterCIDR = opts.clusterCIDR ?? '10.244.0.0/16';
-    this.kubeProxyOptions = opts.kubeProxy ?? {};
+    const { mode = 'iptables', ...kubeProxyOptions } = opts.kubeProxy ?? {};
+    if (mode !== 'iptables' && mode !== 'ipvs') throw new NfemuError('USAGE', `kubeProxy.mode must be "iptables" or "ipvs", not ${JSON.stringify(mode)}`, { token: String(mode) });
+    this.kubeProxyMode = mode;
+    this.kubeProxyOptions = kubeProxyOptions;
     this.dnsServiceRef = opts.dnsService ?? 'kube-system/kube-dns';
   }
 
@@ -218,7 +252,9 @@ export class Cluster {
       const i = lb.nets.indexOf(network);
       if (i >= 0) this.host(lb.spec.name).host.routing.addRoute(parseRoute(`${spec.podCIDR} via ${spec.ip} dev ${ifaceName(lb.spec, i)}`));
     }
-    this.nodes.set(spec.name, { name: spec.name, ip: spec.ip, podCIDR: spec.podCIDR, network, handRules: spec.rules !== undefined });
+    const mode = spec.kubeProxyMode ?? this.kubeProxyMode;
+    if (mode !== 'iptables' && mode !== 'ipvs') throw new NfemuError('USAGE', `node ${spec.name}: kubeProxyMode must be "iptables" or "ipvs", not ${JSON.stringify(mode)}`, { token: String(mode) });
+    this.nodes.set(spec.name, { name: spec.name, ip: spec.ip, podCIDR: spec.podCIDR, network, handRules: spec.rules !== undefined, mode });
     if (spec.rules !== undefined) this.setRules(spec.name, spec.rules);
     this.dirty = true;
     return h;
@@ -432,13 +468,17 @@ export class Cluster {
     const records: PodRecord[] = [...this.pods.values()];
     this.registryCache = new ServiceRegistry(objs, records, this.clusterDomain);
     this.meshCache = { registry: this.registryCache, istio: this.istio, clusterDomain: this.clusterDomain };
-    if (objs.services.length > 0) {
-      for (const n of this.nodes.values()) {
-        if (n.handRules) continue;
+    for (const n of this.nodes.values()) {
+      if (n.handRules) continue;
+      // An iptables-mode node without Services keeps its empty ruleset (as before IPVS mode
+      // existed); an IPVS-mode node always gets kube-proxy's sets, chains and kube-ipvs0.
+      if (n.mode === 'ipvs') this.syncIpvsNode(n, objs);
+      else if (objs.services.length > 0) {
         const sync = generateIptables(objs, { clusterCIDR: this.clusterCIDR, ...this.kubeProxyOptions, nodeName: n.name, nodeIPs: [n.ip] });
         const h = this.host(n.name);
         for (const [k, v] of Object.entries(sync.sysctls)) h.host.setSysctl(k, v);
         h.host.load(iptablesHostRuleset(sync, undefined, `kube-proxy on ${n.name}`));
+        this.proxied.set(n.name, { mode: 'iptables', sync });
       }
     }
     for (const lb of this.lbs) {
@@ -451,6 +491,65 @@ export class Cluster {
         if (!g.host.listeners.has(`tcp/${port}`)) g.host.listen('tcp', port, g.proxy);
       }
     }
+  }
+
+  /**
+   * One IPVS-mode sync on a node, loaded as src/host/case.ts loads a case with
+   * `kube_proxy.mode: "ipvs"`: sysctls, the VIPs on the dummy kube-ipvs0, the ipsets, the
+   * prelude plus payload ruleset matched against them, and the virtual servers. The node's
+   * IPVS object is kept across syncs (its connection table survives, as kube-proxy's
+   * reconciliation keeps it) and its services are replaced.
+   */
+  private syncIpvsNode(n: NodeInfo, objs: KubeObjects): void {
+    const h = this.host(n.name);
+    // GetAllLocalAddressesExcept(kube-ipvs0): where NodePort virtual servers go.
+    const interfaceAddresses: string[] = [];
+    for (const i of h.host.routing.ifaces.values()) {
+      if (i.name === KUBE_IPVS_DEVICE) continue;
+      for (const a of i.addrs) if (a.family === 4) interfaceAddresses.push(formatWords(4, a.addr));
+    }
+    interfaceAddresses.push('127.0.0.1');
+    const sync = generateIpvs(objs, { clusterCIDR: this.clusterCIDR, ...this.kubeProxyOptions, nodeName: n.name, nodeIPs: [n.ip], interfaceAddresses });
+    for (const [k, v] of Object.entries(sync.sysctls)) h.host.setSysctl(k, v);
+    // kube-proxy binds every VIP to kube-ipvs0 and unbinds the ones no Service has any more.
+    // nfemu's Routing has no `ip addr del`: the list is rebuilt by re-adding the survivors,
+    // which refreshes the local table whenever at least one VIP remains.
+    const dummy = h.host.routing.addIface(KUBE_IPVS_DEVICE, 'dummy');
+    dummy.addrs.length = 0;
+    for (const v of sync.vips) h.host.routing.addAddr(KUBE_IPVS_DEVICE, `${v}/32`);
+    const sets = new IpsetRegistry(this.clock);
+    sets.restore(sync.ipsets, `kube-proxy ipsets on ${n.name}`);
+    h.host.load(ipvsHostRuleset(sync, sets, `kube-proxy on ${n.name}`), { get: (name) => sets.get(name) });
+    const prev = this.proxied.get(n.name);
+    let ipvs: Ipvs;
+    if (prev?.mode === 'ipvs' && h.host.ipvs === prev.ipvs) {
+      ipvs = prev.ipvs;
+      if (prev.sync.ipvs !== sync.ipvs) {
+        ipvs.flush();
+        restoreIpvs(ipvs, sync.ipvs, `kube-proxy ipvs on ${n.name}`);
+      }
+    } else {
+      ipvs = new Ipvs({ clock: this.clock });
+      restoreIpvs(ipvs, sync.ipvs, `kube-proxy ipvs on ${n.name}`);
+      h.host.setIpvs(ipvs);
+    }
+    this.proxied.set(n.name, { mode: 'ipvs', sync, ipsets: sets, ipvs });
+  }
+
+  /** What kube-proxy last programmed on a node (null: nothing yet, or hand-written rules). */
+  kubeProxy(nodeName: string): KubeProxyView | null {
+    if (!this.nodes.has(nodeName)) throw new NfemuError('USAGE', `no node "${nodeName}"`, { token: nodeName });
+    this.sync();
+    const n = this.nodes.get(nodeName)!;
+    return n.handRules ? null : this.proxied.get(nodeName) ?? null;
+  }
+
+  /** `ipvsadm -Ln` (with `opts`, e.g. `{ stats: true }`) on a node in IPVS mode. */
+  ipvsadm(nodeName: string, opts: ListOptions = {}): string {
+    const v = this.kubeProxy(nodeName);
+    const ipvs = this.host(nodeName).host.ipvs;
+    if (!ipvs || !v || v.mode !== 'ipvs') throw new NfemuError('USAGE', `node ${nodeName} does not run kube-proxy in IPVS mode`, { token: nodeName });
+    return printList(ipvs, opts);
   }
 
   /** The backends of a frontend, as the cloud controller and its health checks would set them. */

@@ -15,7 +15,7 @@ export { Walker, sourceAddressFor } from './walk.ts';
 export { ClusterWalker } from './cluster-walker.ts';
 export {
   Cluster,
-  type ClusterOptions, type NodeSpec, type PodSpec, type ExternalSpec, type LoadBalancerSpec, type FrontendSpec,
+  type ClusterOptions, type NodeSpec, type PodSpec, type ExternalSpec, type LoadBalancerSpec, type FrontendSpec, type KubeProxyMode, type KubeProxyView,
 } from './cluster.ts';
 export { HttpServer, EchoServer, type HttpServerOptions } from './process.ts';
 export {

@@ -10,10 +10,12 @@
  * clusterDomain: cluster.local     # default
  * clusterCIDR: 10.244.0.0/16       # kube-proxy --cluster-cidr (default)
  * dnsService: kube-system/kube-dns # its ClusterIP goes into pods' resolv.conf (default)
+ * kubeProxy: {mode: ipvs, scheduler: rr}   # --proxy-mode (iptables by default), masqueradeAll, …
  * networks:                        # L2 networks
  *   - {name: nodes, cidr: 192.168.0.0/24}
  *   - {name: internet, cidr: 203.0.113.0/24}
- * nodes:                           # rules: hand-written iptables-restore text instead of kube-proxy's
+ * nodes:                           # rules: hand-written iptables-restore text instead of kube-proxy's;
+ *                                  # kubeProxyMode: iptables | ipvs for this node only
  *   - {name: node1, ip: 192.168.0.2, podCIDR: 10.244.1.0/24, network: nodes, gateway: 192.168.0.1}
  * loadBalancers:
  *   - name: lb
@@ -137,7 +139,7 @@ export function parseCluster(text: string, file?: string, baseDir?: string): Clu
   const c = new Ctx(file, doc, lines);
   const root = obj(c, doc.toJS(), [], CLUSTER_KEYS);
   if (root.apiVersion !== 'nfemu/v1' || root.kind !== 'Cluster') c.fail(['kind'], 'the first document must be `apiVersion: nfemu/v1`, `kind: Cluster`');
-  const kubeProxy = root.kubeProxy === undefined ? undefined : obj(c, root.kubeProxy, ['kubeProxy'], ['masqueradeAll', 'style', 'randomFully', 'localhostNodePorts']);
+  const kubeProxy = root.kubeProxy === undefined ? undefined : obj(c, root.kubeProxy, ['kubeProxy'], ['masqueradeAll', 'style', 'randomFully', 'localhostNodePorts', 'mode', 'scheduler', 'strictARP']);
   const seed = optNum(c, root, 'seed', []);
   const clusterDomain = optStr(c, root, 'clusterDomain', []);
   const clusterCIDR = optStr(c, root, 'clusterCIDR', []);
@@ -156,10 +158,11 @@ export function parseCluster(text: string, file?: string, baseDir?: string): Clu
   });
   arr(c, root.nodes, ['nodes']).forEach((x, i) => {
     const p = ['nodes', i];
-    const o = obj(c, x, p, ['name', 'ip', 'podCIDR', 'network', 'gateway', 'rules']);
+    const o = obj(c, x, p, ['name', 'ip', 'podCIDR', 'network', 'gateway', 'rules', 'kubeProxyMode']);
     c.at(p, () => cluster.addNode({
       name: str(c, o, 'name', p), ip: str(c, o, 'ip', p), podCIDR: str(c, o, 'podCIDR', p),
       ...opt('network', optStr(c, o, 'network', p)), ...opt('gateway', optStr(c, o, 'gateway', p)), ...opt('rules', optStr(c, o, 'rules', p)),
+      ...opt('kubeProxyMode', optStr(c, o, 'kubeProxyMode', p) as 'iptables' | 'ipvs' | undefined),
     }));
   });
   arr(c, root.loadBalancers, ['loadBalancers']).forEach((x, i) => {

@@ -414,7 +414,8 @@ const packetArb: fc.Arbitrary<GenPacket> = fc
     // an SO_BINDTODEVICE socket to the routes of that device: output-loopback-source.json
     // and output-bound-device.json show both. Here 127.0.0.1 only talks to the node itself,
     // and a bound device only to other hosts.
-    const src = r.hook === 'PREROUTING' ? r.preSrc : r.outSrc === '127.0.0.1' && !isNodeAddr(dst) ? NODE_ETH0 : r.outSrc;
+    const toNode = dst === NODE_ETH0 || dst === NODE_ETH1 || dst.startsWith('127.');
+    const src = r.hook === 'PREROUTING' ? r.preSrc : r.outSrc === '127.0.0.1' && !toNode ? NODE_ETH0 : r.outSrc;
     return {
       hook: r.hook,
       inIface: r.inIface,
