@@ -14,6 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { CLIENT_POD_IP, CLUSTER_CIDR, SERVICE_PORT, serviceIp } from './cluster.ts';
 
 export const BACKENDS = ['nft', 'legacy'] as const;
@@ -99,13 +100,24 @@ export function kernelAvailable(): KernelAvailability {
   // IPVS: the module's proc file exists once ip_vs is loaded or built in; `modprobe -n` says whether it could be.
   let ipvs = { ok: false, reason: 'not Linux' };
   if (process.platform === 'linux') {
+    const config = kernelConfig();
     if (existsSync('/proc/net/ip_vs')) ipvs = { ok: true, reason: 'ok' };
+    else if (config !== null && !/^CONFIG_IP_VS=[ym]$/m.test(config)) ipvs = { ok: false, reason: `CONFIG_IP_VS is not set in kernel ${kernel} (/proc/config.gz)` };
     else {
       const m = spawnSync('modprobe', ['-n', 'ip_vs'], { encoding: 'utf8', timeout: 5000 });
       ipvs = m.status === 0 ? { ok: true, reason: 'ok (module ip_vs)' } : { ok: false, reason: `no IPVS in kernel ${kernel} (no /proc/net/ip_vs, modprobe ip_vs: ${(m.stderr || m.error?.message || 'failed').trim()})` };
     }
   }
   return { ok: problems.length === 0, reason: problems.length ? problems.join('; ') : 'ok', backends, kernel, ipvs };
+}
+
+/** The running kernel's build configuration, when it exposes one (/proc/config.gz). */
+function kernelConfig(): string | null {
+  try {
+    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** Scratch namespaces alive in this process (deleted at exit if a run is interrupted). */

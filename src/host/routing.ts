@@ -114,6 +114,10 @@ class CompiledRoutes {
   readonly family: Uint8Array;
   readonly routes: Route[];
   readonly results: RouteResult[];
+  /** IPv4 host routes (/32) by address: the first (best) index for each, so a table of many local addresses (kube-ipvs0's VIPs) is searched in O(1). */
+  private readonly host4 = new Map<number, number>();
+  /** Index of the first route that is not an IPv4 /32 (the linear part of the search). */
+  private readonly firstOther: Int32Array;
 
   constructor(routes: Route[]) {
     const sorted = routes.slice().sort((a, b) => b.dst.prefix - a.dst.prefix || a.metric - b.metric);
@@ -128,17 +132,46 @@ class CompiledRoutes {
       this.family[i] = r.family;
     });
     this.results = sorted.map((r) => ({ type: r.type, dev: r.dev, via: r.via, route: r }));
+    const others: number[] = [];
+    sorted.forEach((r, i) => {
+      if (r.family === 4 && r.dst.prefix === 32) {
+        if (!this.host4.has(r.dst.addr[0]!)) this.host4.set(r.dst.addr[0]!, i);
+      } else others.push(i);
+    });
+    this.firstOther = Int32Array.from(others);
   }
 
-  /** Index of the best route for w (or -1); with dev, only routes on that device. */
+  /** Index of the best route for w (or -1); with dev, only routes on that device. Hot path. */
   find(family: Family, w: Uint32Array, dev: string | null): number {
+    if (family === 4) {
+      // A /32 is the longest prefix there is: an exact hit is the answer.
+      const h = this.host4.get(w[0]!);
+      if (h !== undefined && (dev === null || this.routes[h]!.dev === dev)) return h;
+      if (h !== undefined) return this.scanAll(family, w, dev);
+    }
     const a = this.addr;
     const m = this.mask;
     const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
-    for (let i = 0; i < this.n; i++) {
+    const others = this.firstOther;
+    for (let j = 0; j < others.length; j++) {
+      const i = others[j]!;
       if (this.family[i] !== family) continue;
       const b = 4 * i;
       if (((w0 & m[b]!) >>> 0) !== a[b] || ((w1 & m[b + 1]!) >>> 0) !== a[b + 1] || ((w2 & m[b + 2]!) >>> 0) !== a[b + 2] || ((w3 & m[b + 3]!) >>> 0) !== a[b + 3]) continue;
+      if (dev !== null && this.routes[i]!.dev !== dev) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  /** Every entry in order (a device-restricted lookup whose exact hit is on another device). */
+  private scanAll(family: Family, w: Uint32Array, dev: string | null): number {
+    const a = this.addr;
+    const m = this.mask;
+    for (let i = 0; i < this.n; i++) {
+      if (this.family[i] !== family) continue;
+      const b = 4 * i;
+      if (((w[0]! & m[b]!) >>> 0) !== a[b] || ((w[1]! & m[b + 1]!) >>> 0) !== a[b + 1] || ((w[2]! & m[b + 2]!) >>> 0) !== a[b + 2] || ((w[3]! & m[b + 3]!) >>> 0) !== a[b + 3]) continue;
       if (dev !== null && this.routes[i]!.dev !== dev) continue;
       return i;
     }
@@ -152,9 +185,10 @@ const UNREACHABLE: RouteResult = { type: RTN_UNREACHABLE, dev: null, via: null, 
 export class Routing {
   readonly ifaces = new Map<string, Iface>();
   readonly main: Route[] = [];
-  private localTable: Route[] = [];
   private localC = new CompiledRoutes([]);
   private mainC = new CompiledRoutes([]);
+  /** Addresses changed since the compiled tables were built (rebuilt on the next lookup). */
+  private dirty = false;
 
   constructor() {
     this.ifaces.set('lo', { name: 'lo', addrs: [], kind: 'loopback' });
@@ -182,11 +216,11 @@ export class Routing {
       throw new NfemuError('PARSE', `bad address "${text}" for ${ifaceName}`, { token: text });
     }
     iface.addrs.push({ family, addr: ip.w, prefix });
+    this.dirty = true;
     const max = family === 4 ? 32 : 128;
     if (prefix < max && iface.kind !== 'dummy') {
       this.main.push({ family, dst: makeCidr(family, ip.w, prefixMask(family, prefix)), type: RTN_UNICAST, dev: ifaceName, via: null, src: ip.w, metric: 0, local: false });
     }
-    this.rebuildLocal();
   }
 
   addRoute(r: Route): void {
@@ -211,13 +245,15 @@ export class Routing {
         }
       }
     }
-    this.localTable = t;
+
+    this.dirty = false;
     this.localC = new CompiledRoutes(t);
     this.mainC = new CompiledRoutes(this.main);
   }
 
   /** Route type of an address (inet_addr_type / inet_dev_addr_type when dev is given). Hot path. */
   addrType(family: Family, w: Uint32Array, dev: string | null): number {
+    if (this.dirty) this.rebuildLocal();
     if (family === 4) {
       const a = w[0]!;
       if (a === 0 || a === 0xffffffff) return a === 0 ? RTN_UNSPEC : RTN_BROADCAST;
@@ -233,6 +269,7 @@ export class Routing {
 
   /** The routing decision for a destination (local table first, then main). Hot path: no allocation. */
   lookup(family: Family, w: Uint32Array): RouteResult {
+    if (this.dirty) this.rebuildLocal();
     const l = this.localC.find(family, w, null);
     if (l >= 0) return this.localC.results[l]!;
     const m = this.mainC.find(family, w, null);

@@ -36,7 +36,9 @@
  *   of their connection; the test sends such packets many times (`samples`).
  * - `-m recent` only in chains that nothing but FORWARD reaches: packets the node emits
  *   itself (RSTs, ICMP errors) pass OUTPUT, and would update the lists in the kernel.
- * - Conversation cases (request, reply, next packet; no `fresh_conntrack`) set
+ * - Conversation cases (request, reply, next packet; no `fresh_conntrack`) give every flow its
+ *   own source port and ICMP id (no NAT clash, whose port choice is random), build each reply
+ *   from nfemu's answer for the request (conversationPackets), and set
  *   `nf_conntrack_tcp_be_liberal=1`: the runner's TCP segments carry fixed sequence numbers,
  *   and nfemu does not track windows (README "Fidelity"). They send no TCP flow to a local
  *   address and no third packet after a reply to the node: the node's own TCP stack would
