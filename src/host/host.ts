@@ -7,17 +7,17 @@
 import { NfemuError, type Clock, type Family, type Rng } from '../core/index.ts';
 import {
   NF_ACCEPT, NF_DROP, NF_QUEUE, NF_STOLEN, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING,
-  NF_INET_PRE_ROUTING, NUM_TABLES, TABLE_NAT, TABLE_NAMES, HOOK_NAMES, tableHasHook, tablePriority,
+  NF_INET_PRE_ROUTING, NUM_TABLES, TABLE_MANGLE, TABLE_NAT, TABLE_NAMES, HOOK_NAMES, tableHasHook, tablePriority,
   NF_IP_PRI_CONNTRACK, NF_IP_PRI_CONNTRACK_CONFIRM, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, IP_CT_INVALID,
 } from '../netfilter/index.ts';
-import { Packet, formatPacket } from '../packet/index.ts';
+import { PACKET_MULTICAST, Packet, formatPacket } from '../packet/index.ts';
 import { ConntrackTable, NF_NAT_MANIP_DST, NF_NAT_MANIP_SRC, type Conn, type ConntrackOptions } from '../conntrack/index.ts';
 import {
   RTN_LOCAL, RTN_BROADCAST, RTN_UNICAST, emptyRuleset,
   CompiledTable, StateRegistry, evaluate, type Decision, type ExtState, type HostView, type IpsetView, type LogRecord, type Ruleset, type XtContext, type Table,
 } from '../xtables/index.ts';
 import { Ipvs } from '../ipvs/index.ts';
-import { Routing } from './routing.ts';
+import { Routing, type RouteResult } from './routing.ts';
 import { TraceCollector } from './trace.ts';
 
 export type Fate = 'forwarded' | 'sent' | 'local' | 'dropped' | 'stack_drop';
@@ -46,6 +46,8 @@ interface HookEntry {
 }
 
 const CT_IN = -1;
+/** runHook's answer when re-routing after mangle/nat OUTPUT failed (a stack drop). */
+const REROUTE_FAILED = -100;
 const CT_CONFIRM = -2;
 /** IPVS hook functions (ip_vs_core.c nf_hook_ops): ip_vs_in_hook and ip_vs_out_hook. */
 const IPVS_IN = -3;
@@ -318,7 +320,7 @@ export class Host implements HostView {
     ctx.emitted = pending;
     if (this.ipvs !== null) this.ipvs.unmark();
     if (hook === NF_INET_PRE_ROUTING) this.receive(pkt, out, trace, false);
-    else if (hook === NF_INET_LOCAL_OUT) this.send(pkt, out, trace);
+    else if (hook === NF_INET_LOCAL_OUT) this.send(pkt, out, trace, undefined, pkt.outIface !== '' ? pkt.outIface : null);
     else throw new NfemuError('USAGE', `packets enter at PREROUTING or OUTPUT, not ${HOOK_NAMES[hook]}`);
     if (pending.length === 0) return out;
     // Packets generated in response (REJECT) leave through OUTPUT after this one is done.
@@ -366,6 +368,11 @@ export class Host implements HostView {
         ctx.table = e.what;
         v = evaluate(this.compiled[e.what]!, pkt, ctx, trace, this.decision);
         if (v !== NF_ACCEPT) this.noteDecision(e.what, v, out);
+      }
+      if (v === NF_ACCEPT && hook === NF_INET_LOCAL_OUT && (e.what === TABLE_NAT || e.what === TABLE_MANGLE) && !this.rerouteOut(pkt, out)) {
+        // ip_route_me_harder failed inside the table's hook function: the stack drops it
+        // (no rule did; the socket gets the error).
+        return REROUTE_FAILED;
       }
       if (v !== NF_ACCEPT) {
         if (out.by === null && e.what < 0) {
@@ -423,19 +430,42 @@ export class Host implements HostView {
     }
     let v = this.runHook(NF_INET_PRE_ROUTING, pkt, out, trace);
     if (v !== NF_ACCEPT) return this.drop(out, v);
-    // Routing decision (ip_route_input).
+    // Routing decision (ip_route_input_noref → ip_route_input_slow), in the kernel's order.
     const fam = pkt.family;
-    if (!loopback) {
-      const st = this.routing.addrType(fam, pkt.saddr, null);
-      if (fam === 4 && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian source (loopback address from outside)');
-      if (st === RTN_LOCAL && this.sysctl('net.ipv4.conf.all.accept_local') !== 1 && !(fam === 4 && this.routing.isLoopbackV4(pkt.saddr))) {
-        return this.stackDrop(out, 'martian source (one of our own addresses from outside)');
+    const s0 = pkt.saddr[0]!;
+    const d0 = pkt.daddr[0]!;
+    const v4 = fam === 4;
+    const toMulticast = v4 ? d0 >>> 28 === 0xe : d0 >>> 24 === 0xff;
+    let broadcast = false;
+    if (toMulticast) {
+      // ip_route_input_mc: only groups the host has joined; every IPv4 interface is in
+      // 224.0.0.1 (all hosts), IPv6 in ff02::1. nfemu hosts join nothing else.
+      const allHosts = v4 ? d0 === 0xe0000001 : d0 === 0xff020000 && pkt.daddr[1] === 0 && pkt.daddr[2] === 0 && pkt.daddr[3] === 1;
+      if (v4 && (s0 >>> 28 === 0xe || s0 === 0xffffffff)) return this.stackDrop(out, 'martian source (multicast or broadcast source)');
+      if (!allHosts) return this.stackDrop(out, 'multicast group not joined');
+      broadcast = true;
+    } else if (v4 && !loopback) {
+      if (s0 >>> 28 === 0xe || s0 === 0xffffffff) return this.stackDrop(out, 'martian source (multicast or broadcast source)');
+      if (d0 === 0xffffffff || (s0 === 0 && d0 === 0)) broadcast = true; // limited broadcast: brd_input
+      else {
+        if (s0 >>> 24 === 0) return this.stackDrop(out, 'martian source (0.0.0.0/8)');
+        if (d0 >>> 24 === 0) return this.stackDrop(out, 'martian destination (0.0.0.0/8)');
+        if (this.routing.isLoopbackV4(pkt.daddr)) {
+          if (!this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian destination (127.0.0.0/8 from outside, route_localnet=0)');
+        } else if (this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.inIface)) {
+          return this.stackDrop(out, 'martian source (loopback address from outside)');
+        }
+        const st = this.routing.addrType(fam, pkt.saddr, null);
+        if (st === RTN_LOCAL && this.sysctl('net.ipv4.conf.all.accept_local') !== 1 && !this.routing.isLoopbackV4(pkt.saddr)) {
+          return this.stackDrop(out, 'martian source (one of our own addresses from outside)');
+        }
       }
-      if (fam === 4 && this.routing.isLoopbackV4(pkt.daddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian destination (127.0.0.0/8 from outside, route_localnet=0)');
     }
-    if (fam === 4 ? pkt.daddr[0]! >>> 28 === 0xe : pkt.daddr[0]! >>> 24 === 0xff) {
-      // ip_route_input_mc: nfemu hosts join no multicast groups.
-      return this.stackDrop(out, 'multicast group not joined');
+    if (broadcast) {
+      v = this.runHook(NF_INET_LOCAL_IN, pkt, out, trace);
+      if (v !== NF_ACCEPT) return this.drop(out, v);
+      out.fate = 'local';
+      return;
     }
     const r = this.routing.lookup(fam, pkt.daddr);
     if (r.type === RTN_LOCAL || r.type === RTN_BROADCAST) {
@@ -468,27 +498,74 @@ export class Host implements HostView {
   }
 
   /** From a local socket: routing, OUTPUT, reroute after NAT, POSTROUTING, then the wire or lo. `via`: the next hop IPVS chose. */
-  private send(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null, via?: Uint32Array): void {
+  /** Route of the packet being sent, and what it was decided on (for ip_route_me_harder). */
+  private outRoute: RouteResult | null = null;
+  private outBound: string | null = null;
+  private readonly outDst = new Uint32Array(4);
+  private outMark = 0;
+
+  /** The route for a packet sent by a local socket, bound to a device or not. */
+  private routeOut(fam: Family, dst: Uint32Array): RouteResult {
+    return this.outBound !== null ? this.routing.lookupVia(fam, dst, this.outBound) : this.routing.lookup(fam, dst);
+  }
+
+  /**
+   * ip_route_me_harder after mangle or nat OUTPUT changed the destination or the mark:
+   * route again (still through a bound device). False when the new route is refused —
+   * no route, or a loopback source that would leave the host without route_localnet
+   * (the kernel's EINVAL).
+   */
+  private rerouteOut(pkt: Packet, out: PacketOutcome): boolean {
+    const d = pkt.daddr;
+    const o = this.outDst;
+    if (d[0] === o[0] && d[1] === o[1] && d[2] === o[2] && d[3] === o[3] && pkt.mark === this.outMark) return true;
+    o.set(d);
+    this.outMark = pkt.mark;
+    const r = this.routeOut(pkt.family, d);
+    if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) {
+      out.reason = 'no route after the destination changed (ip_route_me_harder)';
+      return false;
+    }
+    if (r.type !== RTN_LOCAL && pkt.family === 4 && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(r.dev ?? '')) {
+      out.reason = 'loopback source would leave the host (ip_route_me_harder: EINVAL, route_localnet=0)';
+      return false;
+    }
+    this.outRoute = r;
+    pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
+    return true;
+  }
+
+  /**
+   * From a local socket: routing, OUTPUT (re-routed after mangle/nat changes), POSTROUTING,
+   * then the wire or lo. `bound`: the socket is bound to that device (SO_BINDTODEVICE).
+   * The socket is a raw one, as the kernel runner's: its source address is not checked.
+   */
+  private send(pkt: Packet, out: PacketOutcome, trace: TraceCollector | null, via?: Uint32Array, bound: string | null = null): void {
     const fam = pkt.family;
-    let r = this.routing.lookup(fam, via ?? pkt.daddr);
+    this.outBound = bound;
+    let r = via ? this.routing.lookup(fam, via) : this.routeOut(fam, pkt.daddr);
     if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) return this.stackDrop(out, 'no route (sendmsg fails with ENETUNREACH)');
     if (!pkt.outIface) pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
-    const d0 = pkt.daddr[0]!, d1 = pkt.daddr[1]!, d2 = pkt.daddr[2]!, d3 = pkt.daddr[3]!;
-    const mark0 = pkt.mark;
+    this.outRoute = r;
+    this.outDst.set(pkt.daddr);
+    this.outMark = pkt.mark;
     let v = this.runHook(NF_INET_LOCAL_OUT, pkt, out, trace);
     if (v === NF_STOLEN) return this.ipvsXmit(pkt, out, trace, 'sent');
+    if (v === REROUTE_FAILED) return this.stackDrop(out, out.reason);
     if (v !== NF_ACCEPT) return this.drop(out, v);
-    if (pkt.daddr[0] !== d0 || pkt.daddr[1] !== d1 || pkt.daddr[2] !== d2 || pkt.daddr[3] !== d3 || pkt.mark !== mark0) {
-      // ip_route_me_harder after mangle/nat OUTPUT changed the destination or mark.
-      r = this.routing.lookup(fam, pkt.daddr);
-      if (r.type !== RTN_LOCAL && r.type !== RTN_BROADCAST && (r.type !== RTN_UNICAST || r.dev === null)) return this.stackDrop(out, 'no route after NAT');
-      pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
-    }
-    if (r.type === RTN_LOCAL && fam === 4 && this.routing.isLoopbackV4(pkt.daddr) === false && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet('lo')) {
-      // A 127/8 source leaving for a non-loopback destination is a martian on output too.
-    }
+    r = this.outRoute;
     v = this.runHook(NF_INET_POST_ROUTING, pkt, out, trace);
     if (v !== NF_ACCEPT) return this.drop(out, v);
+    if (fam === 4 && pkt.daddr[0]! === 0xe0000001 && r.type !== RTN_LOCAL) {
+      // IP_MULTICAST_LOOP (on by default): a copy of a packet to a group the host is in
+      // (224.0.0.1, all hosts) comes back in on lo (ip_mc_finish_output → dev_loopback_xmit);
+      // -m pkttype sees PACKET_LOOPBACK to a multicast address as multicast.
+      const copy = pkt.clone();
+      copy.inIface = 'lo';
+      copy.pktType = PACKET_MULTICAST;
+      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: copy, emitted: [], logs: out.logs, trace };
+      this.receive(copy, sub, trace, true);
+    }
     if (r.type === RTN_LOCAL) {
       // Looped back: in again on lo, conntrack kept, then local delivery.
       pkt.inIface = 'lo';
@@ -496,9 +573,6 @@ export class Host implements HostView {
       this.receive(pkt, out, trace, true);
       if (out.fate === 'local') pkt.outIface = outIface;
       return;
-    }
-    if (fam === 4 && this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.outIface)) {
-      return this.stackDrop(out, 'loopback source leaving on a non-loopback device (route_localnet=0)');
     }
     out.fate = 'sent';
   }

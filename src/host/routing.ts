@@ -277,6 +277,21 @@ export class Routing {
   }
 
   /**
+   * The route out of a bound device (SO_BINDTODEVICE): the best main-table route through
+   * `dev`, else on-link through it. Local addresses of other devices are not local here:
+   * the packet leaves by `dev`, as the kernel sends it.
+   */
+  lookupVia(family: Family, w: Uint32Array, dev: string): RouteResult {
+    if (this.dirty) this.rebuildLocal();
+    if (dev === 'lo') return this.lookup(family, w);
+    const l = this.localC.find(family, w, dev);
+    if (l >= 0) return this.localC.results[l]!;
+    const m = this.mainC.find(family, w, dev);
+    if (m >= 0) return this.mainC.results[m]!;
+    return { type: RTN_UNICAST, dev, via: null, route: null };
+  }
+
+  /**
    * The first primary address of `dev` (the one REDIRECT uses); with `near`, one whose
    * subnet holds `near` is preferred. No fallback to other devices.
    */

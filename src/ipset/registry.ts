@@ -213,6 +213,9 @@ export class IpsetRegistry {
     const typeName = words[2];
     if (typeName === undefined) throw syntaxError('Missing settype');
     const type = typeByName(typeName);
+    if (type < 0 && KERNEL_SET_TYPES.has(typeName)) {
+      throw new NfemuError('UNSUPPORTED', `set type ${typeName} is not modelled by nfemu (the kernel has it)`, { token: typeName });
+    }
     if (type < 0) throw syntaxError(`Unknown settype ${typeName}`, typeName);
     const opts = parseCreateOptions(type, words.slice(3));
     let impl: SetImpl;
@@ -295,3 +298,6 @@ export class IpsetRegistry {
     return c;
   }
 }
+
+/** Set types the kernel (6.x) has that nfemu does not model: refused by name, not as unknown. */
+const KERNEL_SET_TYPES = new Set(['hash:net,iface', 'hash:net,net', 'hash:net,port,net', 'hash:ip,mark', 'hash:mac', 'bitmap:ip,mac']);

@@ -1,5 +1,5 @@
 import { NfemuError, parseIp, protoNumber, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, type Family } from '../core/index.ts';
-import { Packet, TCP_FLAG_NAMES, TCP_SYN } from './packet.ts';
+import { Packet, TCP_FLAG_NAMES, TCP_SYN, WIRE_PEER_MAC } from './packet.ts';
 
 /** A packet as a case file writes it (DESIGN.md §4). */
 export interface PacketSpec {
@@ -21,6 +21,8 @@ export interface PacketSpec {
   mark?: number | string;
   length?: number;
   payload?: string;
+  /** Source MAC of a frame arriving from the wire (default WIRE_PEER_MAC). */
+  mac?: string;
 }
 
 /** Parses `SYN,ACK` (any case, `,` or `|` separated; `NONE` for none). */
@@ -73,7 +75,14 @@ export function buildPacket(spec: PacketSpec): Packet {
   if (spec.mark !== undefined) p.mark = num(spec.mark, 'mark', 0xffffffff);
   if (spec.length !== undefined) p.length = num(spec.length, 'length', 65535);
   else p.length = defaultLength(p);
-  if (spec.in_iface !== undefined) p.inIface = String(spec.in_iface);
+  if (spec.in_iface !== undefined) {
+    p.inIface = String(spec.in_iface);
+    if (p.inIface !== 'lo') {
+      const mac = spec.mac ?? WIRE_PEER_MAC;
+      if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw new NfemuError('PARSE', `packet: bad MAC address "${mac}"`, { token: mac });
+      p.macSource = mac.replace(/:/g, '').toLowerCase();
+    }
+  }
   if (spec.out_iface !== undefined) p.outIface = String(spec.out_iface);
   if (spec.uid !== undefined) p.uid = num(spec.uid, 'uid', 0xffffffff);
   if (spec.gid !== undefined) p.gid = num(spec.gid, 'gid', 0xffffffff);

@@ -21,6 +21,12 @@ export const PACKET_MULTICAST = 2;
 export const PACKET_OTHERHOST = 3;
 export const PACKET_OUTGOING = 4;
 
+/**
+ * The source MAC of a frame arriving from the wire when the packet names none: a fixed,
+ * locally administered address (the kernel runner gives its peer interfaces the same).
+ */
+export const WIRE_PEER_MAC = '02:6e:66:65:6d:75';
+
 /** Opaque handle to the conntrack entry a packet belongs to (conntrack owns the type). */
 export interface ConnRef {
   readonly id: number;

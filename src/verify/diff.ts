@@ -78,7 +78,13 @@ function outcomeKey(o: { trace: TraceStepLike[]; final: FinalLike }): string {
  * 4.5 standard deviations of nfemu's probabilities (a false alarm rate below 1e-5 per branch).
  */
 export function diffPacket(nfemu: PacketAnswer, kernel: PacketAnswer): PacketDiff {
-  const natSport = nfemu.final.sport !== undefined && kernel.final.sport !== undefined && nfemu.final.src === kernel.final.src;
+  // A source port that SNAT/MASQUERADE chose is a choice (random when the original port
+  // cannot be kept), not an outcome: compare ports only when neither side did SNAT.
+  const snat = (f: FinalLike) => String(f.ct_status ?? '').split(',').includes('SRC_NAT');
+  const ignoreSport = snat(nfemu.final) || snat(kernel.final);
+  // When the stack drops a packet after a NAT, the kernel's answer only knows the tuple
+  // from the last trace event (before that NAT), nfemu knows it after: compare the rest.
+  const ignoreTuple = kernel.final.fate === 'stack_drop' && kernel.final.tuple_source === 'trace';
   if (kernel.outcomes && kernel.outcomes.length > 0 && (kernel.outcomes.length > 1 || (nfemu.outcomes?.length ?? 1) > 1)) {
     const mine = new Map<string, number>();
     for (const o of nfemu.outcomes ?? [{ probability: 1, trace: nfemu.trace, final: nfemu.final }]) {
@@ -103,7 +109,9 @@ export function diffPacket(nfemu: PacketAnswer, kernel: PacketAnswer): PacketDif
   }
   const t = diffTrace(nfemu.trace, kernel.trace);
   if (t) return { agree: false, divergence: t };
-  const f = diffFinal(nfemu.final, kernel.final, !natSport || kernel.final.src !== nfemu.final.src);
+  const f = ignoreTuple
+    ? diffFinal({ verdict: nfemu.final.verdict, fate: nfemu.final.fate }, { verdict: kernel.final.verdict, fate: kernel.final.fate }, true)
+    : diffFinal(nfemu.final, kernel.final, ignoreSport);
   if (f) return { agree: false, divergence: f };
   return { agree: true, divergence: null };
 }

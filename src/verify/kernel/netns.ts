@@ -5,6 +5,7 @@
  * peer namespace, and every address, route and sysctl is set with `ip -n` / `ip netns exec`.
  * Namespaces still alive when the process exits are deleted by an exit hook.
  */
+import { WIRE_PEER_MAC } from '../../packet/index.ts';
 import { NfemuError } from '../../core/index.ts';
 import { run, runSync } from './exec.ts';
 
@@ -190,7 +191,8 @@ export async function buildTopology(s: Scratch, c: Record<string, unknown>, log:
     const p = `p${n}`;
     node.push(`link add ${i.name} type veth peer name ${p} netns ${s.peer}`);
     node.push(`link set ${i.name} arp off up`);
-    peer.push(`link set ${p} arp off up`);
+    // Frames from the wire carry this source MAC, the one nfemu gives them (WIRE_PEER_MAC).
+    peer.push(`link set ${p} address ${WIRE_PEER_MAC} arp off up`);
     links.push({ name: i.name, peer: p, addrs: i.addrs.map(withPrefix), mac: '', peerMac: '', ifindex: 0 });
   });
   for (const i of ifaces) {

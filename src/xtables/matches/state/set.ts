@@ -159,6 +159,12 @@ export const setMatch: MatchExt<SetData> = {
     return null;
   },
   compile(d, env) {
+    // Parsed and printed, but the set handle exposes neither nomatch results nor counters:
+    // refuse rather than ignore them silently.
+    if (d.returnNomatch) throw new NfemuError('UNSUPPORTED', `set: --return-nomatch is not modelled by nfemu`, { token: '--return-nomatch' });
+    if (d.packetsOp !== IPSET_COUNTER_NONE || d.bytesOp !== IPSET_COUNTER_NONE) {
+      throw new NfemuError('UNSUPPORTED', `set: --packets-*/--bytes-* counter matches are not modelled by nfemu`, { token: d.packetsOp !== IPSET_COUNTER_NONE ? '--packets' : '--bytes' });
+    }
     const handle = env.sets.get(d.name);
     if (handle === null) throw new NfemuError('VALIDATE', `Set ${d.name} doesn't exist.`, { token: d.name });
     return new SetMatcher(handle, Uint8Array.from(d.dirs), d.invert);
