@@ -554,18 +554,25 @@ export class Host implements HostView {
     if (v === REROUTE_FAILED) return this.stackDrop(out, out.reason);
     if (v !== NF_ACCEPT) return this.drop(out, v);
     r = this.outRoute;
+    if (fam === 4 && pkt.daddr[0]! === 0xe0000001 && r.type !== RTN_LOCAL) {
+      // ip_mc_output with IP_MULTICAST_LOOP (on by default) for a group the host is in
+      // (224.0.0.1, all hosts): a clone goes through POSTROUTING first and comes back in
+      // (dev_loopback_xmit: PACKET_LOOPBACK, which -m pkttype reads as multicast), then the
+      // packet itself goes through POSTROUTING; with TTL 0 it stays on the host.
+      const copy = pkt.clone();
+      // skb_clone does not carry the socket: -m owner sees no owner on the copy.
+      copy.uid = -1;
+      copy.gid = -1;
+      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: copy, emitted: [], logs: out.logs, trace };
+      if (this.runHook(NF_INET_POST_ROUTING, copy, sub, trace) === NF_ACCEPT) {
+        copy.inIface = copy.outIface;
+        copy.pktType = PACKET_MULTICAST;
+        this.receive(copy, sub, trace, true);
+      }
+      if (pkt.ttl === 0) return this.stackDrop(out, 'multicast with TTL 0 stays on the host');
+    }
     v = this.runHook(NF_INET_POST_ROUTING, pkt, out, trace);
     if (v !== NF_ACCEPT) return this.drop(out, v);
-    if (fam === 4 && pkt.daddr[0]! === 0xe0000001 && r.type !== RTN_LOCAL) {
-      // IP_MULTICAST_LOOP (on by default): a copy of a packet to a group the host is in
-      // (224.0.0.1, all hosts) comes back in on lo (ip_mc_finish_output → dev_loopback_xmit);
-      // -m pkttype sees PACKET_LOOPBACK to a multicast address as multicast.
-      const copy = pkt.clone();
-      copy.inIface = 'lo';
-      copy.pktType = PACKET_MULTICAST;
-      const sub: PacketOutcome = { verdict: NF_ACCEPT, fate: 'local', reason: '', by: null, packet: copy, emitted: [], logs: out.logs, trace };
-      this.receive(copy, sub, trace, true);
-    }
     if (r.type === RTN_LOCAL) {
       // Looped back: in again on lo, conntrack kept, then local delivery.
       pkt.inIface = 'lo';

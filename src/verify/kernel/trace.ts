@@ -254,6 +254,9 @@ export function finalOf(f: FinalInput): KernelFinal {
       break;
     }
   }
+  // A packet captured leaving the node was not dropped: a DROP in its trace belongs to a
+  // copy of it (the looped-back copy of a multicast packet, ip_mc_output).
+  if (dropAt && f.egress.length > 0) dropAt = null;
   let lastSnap: PlacedEvent | null = null;
   let sawInput = false;
   for (const p of f.placed) {
