@@ -443,6 +443,16 @@ export class Host implements HostView {
       const allHosts = v4 ? d0 === 0xe0000001 : d0 === 0xff020000 && pkt.daddr[1] === 0 && pkt.daddr[2] === 0 && pkt.daddr[3] === 1;
       if (v4 && (s0 >>> 28 === 0xe || s0 === 0xffffffff)) return this.stackDrop(out, 'martian source (multicast or broadcast source)');
       if (!allHosts) return this.stackDrop(out, 'multicast group not joined');
+      if (v4 && !loopback) {
+        // ip_mc_validate_source: loopback (without route_localnet), 0.0.0.0/8 (except to
+        // 224.0.0.0/24 or IGMP), and our own addresses (fib_validate_source) are martians.
+        if (this.routing.isLoopbackV4(pkt.saddr) && !this.routeLocalnet(pkt.inIface)) return this.stackDrop(out, 'martian source (loopback address from outside)');
+        if (s0 >>> 24 === 0) {
+          if (d0 >>> 8 !== 0xe00000 && pkt.proto !== 2) return this.stackDrop(out, 'martian source (0.0.0.0/8)');
+        } else if (this.routing.addrType(fam, pkt.saddr, null) === RTN_LOCAL && this.sysctl('net.ipv4.conf.all.accept_local') !== 1) {
+          return this.stackDrop(out, 'martian source (one of our own addresses from outside)');
+        }
+      }
       broadcast = true;
     } else if (v4 && !loopback) {
       if (s0 >>> 28 === 0xe || s0 === 0xffffffff) return this.stackDrop(out, 'martian source (multicast or broadcast source)');
@@ -530,8 +540,9 @@ export class Host implements HostView {
       out.reason = 'loopback source would leave the host (ip_route_me_harder: EINVAL, route_localnet=0)';
       return false;
     }
+    // The rest of LOCAL_OUT still sees the device the hook was entered with (nf_hook's
+    // state->out); the new route applies from POSTROUTING on (see send()).
     this.outRoute = r;
-    pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
     return true;
   }
 
@@ -553,7 +564,10 @@ export class Host implements HostView {
     if (v === NF_STOLEN) return this.ipvsXmit(pkt, out, trace, 'sent');
     if (v === REROUTE_FAILED) return this.stackDrop(out, out.reason);
     if (v !== NF_ACCEPT) return this.drop(out, v);
-    r = this.outRoute;
+    if (this.outRoute !== r) {
+      r = this.outRoute;
+      pkt.outIface = r.type === RTN_LOCAL ? 'lo' : r.dev!;
+    }
     if (fam === 4 && pkt.daddr[0]! === 0xe0000001 && r.type !== RTN_LOCAL) {
       // ip_mc_output with IP_MULTICAST_LOOP (on by default) for a group the host is in
       // (224.0.0.1, all hosts): a clone goes through POSTROUTING first and comes back in

@@ -7,7 +7,7 @@
 import {
   NfemuError, cidrContains, formatCidr, parseCidr, parseIpOf, prefixMask, makeCidr, type Cidr, type Family,
 } from '../core/index.ts';
-import { RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, RTN_UNSPEC } from '../xtables/index.ts';
+import { RTN_BLACKHOLE, RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE } from '../xtables/index.ts';
 
 export interface IfaceAddr {
   readonly family: Family;
@@ -255,8 +255,9 @@ export class Routing {
   addrType(family: Family, w: Uint32Array, dev: string | null): number {
     if (this.dirty) this.rebuildLocal();
     if (family === 4) {
+      // __inet_dev_addr_type: 0.0.0.0/8 and 255.255.255.255 are broadcast, 224/4 multicast.
       const a = w[0]!;
-      if (a === 0 || a === 0xffffffff) return a === 0 ? RTN_UNSPEC : RTN_BROADCAST;
+      if (a >>> 24 === 0 || a === 0xffffffff) return RTN_BROADCAST;
       if (a >>> 28 === 0xe) return RTN_MULTICAST;
     } else if (w[0]! >>> 24 === 0xff) {
       return RTN_MULTICAST;

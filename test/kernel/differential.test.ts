@@ -32,7 +32,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CASES_DIR = join(HERE, 'cases');
 
 const env = process.env;
-const SOURCES = new Set((env['NFEMU_KERNEL_SOURCES'] ?? 'hand,shared,random').split(',').map((s) => s.trim()));
+const SOURCES = new Set((env['NFEMU_KERNEL_SOURCES'] ?? 'hand,shared,random,kube').split(',').map((s) => s.trim()));
+/** Generated kube-proxy cases (random Services and EndpointSlices through the generator). */
+const KUBE_CASES = Number(env['NFEMU_KERNEL_KUBE_CASES'] ?? 20);
 const RANDOM_PACKETS = Number(env['NFEMU_KERNEL_RANDOM_PACKETS'] ?? 2000);
 const RANDOM_CASE = env['NFEMU_KERNEL_RANDOM_CASE'] !== undefined ? Number(env['NFEMU_KERNEL_RANDOM_CASE']) : null;
 const SEED = Number(env['FC_SEED'] ?? Date.now() % 2 ** 31);
@@ -378,6 +380,103 @@ test('random rulesets and packets agree with the kernel', async () => {
   for (const d of t.divergences) byKind.set(divergenceKind(d.text), (byKind.get(divergenceKind(d.text)) ?? 0) + 1);
   for (const [k, n] of [...byKind].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(4)} × ${k}`);
   t.seconds = (performance.now() - t0) / 1000;
+});
+
+// ---------------------------------------------------------------------------------------
+// 4. Generated kube-proxy rulesets: random Services and EndpointSlices → generator → both
+
+interface SvcGen {
+  type: 'ClusterIP' | 'NodePort';
+  eTP: 'Cluster' | 'Local';
+  iTP: 'Cluster' | 'Local';
+  proto: 'TCP' | 'UDP';
+  eps: { local: boolean; state: number }[];
+}
+
+const svcArb: fc.Arbitrary<SvcGen> = fc.record({
+  type: fc.constantFrom<'ClusterIP' | 'NodePort'>('ClusterIP', 'NodePort'),
+  eTP: fc.constantFrom<'Cluster' | 'Local'>('Cluster', 'Local'),
+  iTP: fc.constantFrom<'Cluster' | 'Local'>('Cluster', 'Local'),
+  proto: fc.constantFrom<'TCP' | 'UDP'>('TCP', 'UDP'),
+  // state 0 ready, 1 serving+terminating, 2 not serving
+  eps: fc.array(fc.record({ local: fc.boolean(), state: fc.constantFrom(0, 0, 0, 1, 2) }), { maxLength: 4 }),
+});
+
+/** Manifests for generated services (namespace ns, node1 = this node at 192.168.0.2). */
+function kubeManifests(gens: SvcGen[]): string {
+  const docs: string[] = [];
+  gens.forEach((g, i) => {
+    const name = `svc${i}`;
+    docs.push(`apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ns}
+spec:
+  type: ${g.type}
+  clusterIP: 172.30.0.${10 + i}
+  externalTrafficPolicy: ${g.type === 'ClusterIP' ? 'Cluster' : g.eTP}
+  internalTrafficPolicy: ${g.iTP}
+  ports: [{name: p, port: 80, targetPort: 8080, protocol: ${g.proto}${g.type === 'NodePort' ? `, nodePort: ${30100 + i}` : ''}}]`);
+    const eps = g.eps.map((e, j) => `- addresses: [10.0.${i + 1}.${j + 10}]
+  conditions: {ready: ${e.state === 0}, serving: ${e.state !== 2}, terminating: ${e.state !== 0}}
+  nodeName: ${e.local ? 'node1' : 'node2'}`);
+    docs.push(`apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-a, namespace: ns, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [{name: p, port: 8080, protocol: ${g.proto}}]
+endpoints:${eps.length ? '\n' + eps.join('\n') : ' []'}`);
+  });
+  return docs.join('\n---\n') + '\n';
+}
+
+test('generated kube-proxy rulesets (random Services and EndpointSlices) agree with the kernel', async () => {
+  if (skipOrFail() || !SOURCES.has('kube')) return;
+  const { generateIptables, parseManifests, iptablesHostRuleset } = await import('../../src/kube/index.ts');
+  const { printSave } = await import('../../src/xtables/index.ts');
+  const t: Tally = { name: 'kube', unstable: [], unsupported: [], agree: 0, total: 0, cases: 0, seconds: 0, detail: '', divergences: [] };
+  const t0 = performance.now();
+  const seed = SEED + 7;
+  const gens = fc.sample(fc.array(svcArb, { minLength: 1, maxLength: 4 }), { seed, numRuns: KUBE_CASES });
+  const chosen = gens.map((g, index) => {
+    const manifests = kubeManifests(g);
+    const sync = generateIptables(parseManifests(manifests, 'generated.yaml'), {
+      nodeName: 'node1', nodeIPs: ['192.168.0.2'], clusterCIDR: '10.0.0.0/8', nfacct: false,
+    });
+    const packets: Record<string, unknown>[] = [];
+    g.forEach((s, i) => {
+      const proto = s.proto.toLowerCase();
+      const ip = `172.30.0.${10 + i}`;
+      packets.push({ hook: 'PREROUTING', in_iface: 'cni0', proto, src: '10.0.0.9', sport: 41000 + i, dst: ip, dport: 80 });
+      packets.push({ hook: 'PREROUTING', in_iface: 'eth0', proto, src: '192.168.0.50', sport: 42000 + i, dst: ip, dport: 80 });
+      packets.push({ hook: 'OUTPUT', proto, src: '192.168.0.2', sport: 43000 + i, dst: ip, dport: 80 });
+      if (s.type === 'NodePort') {
+        packets.push({ hook: 'PREROUTING', in_iface: 'eth0', proto, src: '203.0.113.7', sport: 44000 + i, dst: '192.168.0.2', dport: 30100 + i });
+        packets.push({ hook: 'PREROUTING', in_iface: 'cni0', proto, src: '10.0.0.9', sport: 45000 + i, dst: '192.168.0.2', dport: 30100 + i });
+      }
+    });
+    for (const p of packets) if (p['proto'] === 'tcp') p['tcp_flags'] = 'SYN';
+    const c: Record<string, unknown> = {
+      description: `generated by kube-proxy's iptables-mode generator from:\n${manifests}`,
+      interfaces: [{ name: 'eth0', addrs: ['192.168.0.2/24'] }, { name: 'cni0', addrs: ['10.0.0.1/8'] }],
+      routes: ['default via 192.168.0.1 dev eth0'],
+      sysctls: { ...sync.sysctls },
+      ruleset: printSave(iptablesHostRuleset(sync)),
+      fresh_conntrack: true,
+      packets,
+    };
+    return { index, c };
+  });
+  console.log(`kube cases: seed ${seed} (replay with FC_SEED=${SEED}), ${chosen.length} cases`);
+  const runs = await mapLimit(chosen, JOBS, (x) => runBoth(x.c, HERE, `kube case ${x.index}`, true));
+  runs.forEach((r, i) => record(t, `kube case ${chosen[i]!.index} (seed ${seed})`, r));
+  t.seconds = (performance.now() - t0) / 1000;
+  tallies.push(t);
+  console.log(sourceLine(t));
+  printDivergences(t);
+  for (const d of t.divergences) {
+    const c = chosen.find((x) => d.where.startsWith(`kube case ${x.index} `));
+    if (c) console.log(`  case: ${JSON.stringify(c.c)}`);
+  }
 });
 
 // ---------------------------------------------------------------------------------------
