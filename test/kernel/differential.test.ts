@@ -37,7 +37,13 @@ const SOURCES = new Set((env['NFEMU_KERNEL_SOURCES'] ?? 'hand,shared,random,kube
 const KUBE_CASES = Number(env['NFEMU_KERNEL_KUBE_CASES'] ?? 20);
 const RANDOM_PACKETS = Number(env['NFEMU_KERNEL_RANDOM_PACKETS'] ?? 2000);
 const RANDOM_CASE = env['NFEMU_KERNEL_RANDOM_CASE'] !== undefined ? Number(env['NFEMU_KERNEL_RANDOM_CASE']) : null;
-const SEED = Number(env['FC_SEED'] ?? Date.now() % 2 ** 31);
+/**
+ * CI runs a fixed seed (its 2,000 random packets and 20 generated kube-proxy cases were
+ * checked against the kernel), so a CI failure is a change in nfemu, not a new draw; a
+ * developer's run draws a new seed every time to look further. FC_SEED replays either.
+ */
+const CI_SEED = 123743015;
+const SEED = Number(env['FC_SEED'] ?? (env['CI'] === 'true' ? CI_SEED : Date.now() % 2 ** 31));
 const SHRINK_CASES = Number(env['NFEMU_KERNEL_SHRINK_CASES'] ?? 3);
 const SHRINK_SECONDS = Number(env['NFEMU_KERNEL_SHRINK_SECONDS'] ?? 60);
 const JOBS = Math.max(1, Number(env['NFEMU_KERNEL_JOBS'] ?? 2));
