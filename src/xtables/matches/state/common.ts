@@ -30,48 +30,8 @@ export function connOf(pkt: Packet): Conn | null {
 }
 
 /** Result of strtoul(): the value and the index just past the digits, or null when no digits. */
-export interface Strtoul {
-  value: number;
-  end: number;
-}
-
-/**
- * C strtoul() with base 0 as xtables_strtoul_base() calls it: leading white space and an
- * optional `+`, a leading `-` refused, `0x` hexadecimal, `0` octal, otherwise decimal.
- * Values beyond 2^53 saturate (they are out of every range anyway).
- */
-export function strtoul(s: string, from = 0): Strtoul | null {
-  let i = from;
-  while (i < s.length && ' \t\n\v\f\r'.includes(s[i]!)) i++;
-  if (s[i] === '-') return null;
-  if (s[i] === '+') i++;
-  let base = 10;
-  if (s[i] === '0') {
-    const x = s[i + 1];
-    if ((x === 'x' || x === 'X') && /[0-9a-fA-F]/.test(s[i + 2] ?? '')) {
-      base = 16;
-      i += 2;
-    } else {
-      base = 8;
-    }
-  }
-  const start = i;
-  let v = 0;
-  for (; i < s.length; i++) {
-    const d = parseInt(s[i]!, 16);
-    if (Number.isNaN(d) || d >= base) break;
-    v = v * base + d;
-  }
-  if (i === start) return null;
-  return { value: Math.min(v, Number.MAX_SAFE_INTEGER), end: i };
-}
-
-/** xtables_strtoui(s, NULL, …): the whole string must be a number in [min, max]; null otherwise. */
-export function parseUint(s: string, min: number, max: number): number | null {
-  const r = strtoul(s);
-  if (r === null || r.end !== s.length || r.value < min || r.value > max) return null;
-  return r.value;
-}
+export { strtoul, parseUint, type Strtoul } from '../../cnum.ts';
+import { strtoul, parseUint } from '../../cnum.ts';
 
 /** `0x…` lower-case hex of an unsigned 32-bit value, as iptables prints marks. */
 export function hex(n: number): string {
