@@ -8,7 +8,7 @@ import { NfemuError, type Clock, type Family, type Rng } from '../core/index.ts'
 import {
   NF_ACCEPT, NF_DROP, NF_QUEUE, NF_STOLEN, NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING,
   NF_INET_PRE_ROUTING, NUM_TABLES, TABLE_MANGLE, TABLE_NAT, TABLE_NAMES, HOOK_NAMES, tableHasHook, tablePriority,
-  NF_IP_PRI_CONNTRACK, NF_IP_PRI_CONNTRACK_CONFIRM, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, IP_CT_INVALID,
+  NF_IP_PRI_CONNTRACK, NF_IP_PRI_CONNTRACK_CONFIRM, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY,
 } from '../netfilter/index.ts';
 import { PACKET_MULTICAST, Packet, formatPacket } from '../packet/index.ts';
 import { ConntrackTable, NF_NAT_MANIP_DST, NF_NAT_MANIP_SRC, type Conn, type ConntrackOptions } from '../conntrack/index.ts';
@@ -624,9 +624,3 @@ const CT_MATCHES = new Set(['conntrack', 'state', 'connmark', 'connlimit', 'help
 const CT_TARGETS = new Set(['CONNMARK', 'CONNSECMARK', 'MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP']);
 /** XT_CT_NOTRACK (xt_CT.h). */
 const XT_CT_NOTRACK = 1;
-
-export function hookNumber(name: string): number {
-  return name === 'PREROUTING' ? NF_INET_PRE_ROUTING : name === 'OUTPUT' ? NF_INET_LOCAL_OUT : name === 'INPUT' ? NF_INET_LOCAL_IN : name === 'FORWARD' ? NF_INET_FORWARD : name === 'POSTROUTING' ? NF_INET_POST_ROUTING : -1;
-}
-
-export { IP_CT_INVALID };

@@ -5,7 +5,7 @@
  * change; the result is cached per Table object identity by the caller.
  */
 import { NfemuError, type Family } from '../core/index.ts';
-import { NUM_HOOKS, NF_ACCEPT, NF_DROP, NF_QUEUE, XT_RETURN, hookByName, tableByName } from '../netfilter/index.ts';
+import { NUM_HOOKS, NF_ACCEPT, NF_DROP, NF_QUEUE, XT_RETURN, hookByName } from '../netfilter/index.ts';
 import { getMatch, getTarget, type CompileEnv, type ExtState, type IpsetView, type Matcher, type Target } from './ext.ts';
 import { TARGET_EXTENSION, TARGET_GOTO, TARGET_JUMP, TARGET_VERDICT, type Rule, type Table } from './model.ts';
 
@@ -209,9 +209,4 @@ export class CompiledTable {
     });
     this.maxDepth = chains.length + 1;
   }
-}
-
-/** Compiles a table (by id) for a family. */
-export function compileTable(table: Table, family: Family, sets: IpsetView, states: StateRegistry): CompiledTable {
-  return new CompiledTable(table, tableByName(table.name), family, sets, states);
 }

@@ -70,16 +70,6 @@ export function headerMatches(ct: CompiledTable, k: number, pkt: Packet): boolea
   return true;
 }
 
-/** Full match of rule k: header, then each extension match in order. Hot path. */
-export function ruleMatches(ct: CompiledTable, k: number, pkt: Packet, ctx: XtContext): boolean {
-  if (!headerMatches(ct, k, pkt)) return false;
-  const ms = ct.matchers[k];
-  if (ms !== null) {
-    for (let j = 0; j < ms.length; j++) if (!ms[j]!.match(pkt, ctx)) return false;
-  }
-  return true;
-}
-
 /** Header flags the IPv4 fast path handles inline. */
 const FAST4 = F_SRC | F_INV_SRC | F_DST | F_INV_DST | F_PROTO | F_INV_PROTO;
 
@@ -132,6 +122,9 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
   let proto = pkt.proto;
   // Without --why no miss needs reporting, so runs of non-matching rules are skipped by scan4.
   const skip = v4 && (tracer === null || !tracer.why);
+  // An explicit RETURN ends the chain the way running out of it does, without the
+  // implicit-RETURN trace entry.
+  let returning = false;
   for (;;) {
     if (k >= end) {
       // Chain ran out.
@@ -144,7 +137,8 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
         }
         return v;
       }
-      if (tracer !== null) tracer.chainEnd(ct, chain, 'RETURN', pkt);
+      if (tracer !== null && !returning) tracer.chainEnd(ct, chain, 'RETURN', pkt);
+      returning = false;
       if (sp === 0) {
         // A goto from the built-in chain ran out: the built-in chain's policy applies.
         chain = base;
@@ -203,22 +197,10 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
       case T_VERDICT: {
         const v = ct.targetArg[k]!;
         if (v === XT_RETURN) {
+          // In a built-in chain the policy decides; in a user chain, back to the caller.
           if (tracer !== null) tracer.rule(ct, k, 'RETURN', pkt);
-          if (ct.chainBuiltin[chain]) {
-            // RETURN in a built-in chain: the policy decides.
-            k = end;
-            continue;
-          }
-          if (sp === 0) {
-            chain = base;
-            k = ct.chainEnd[base]!;
-            end = k;
-            continue;
-          }
-          sp--;
-          chain = stackChain[sp]!;
-          k = stackRet[sp]!;
-          end = ct.chainEnd[chain]!;
+          returning = true;
+          k = end;
           continue;
         }
         if (tracer !== null) tracer.rule(ct, k, v === NF_ACCEPT ? 'ACCEPT' : v === NF_DROP ? 'DROP' : 'QUEUE', pkt);
@@ -259,16 +241,8 @@ export function evaluate(ct: CompiledTable, pkt: Packet, ctx: XtContext, tracer:
         }
         if (v === XT_RETURN) {
           if (tracer !== null) tracer.rule(ct, k, 'RETURN', pkt);
-          if (sp === 0) {
-            chain = base;
-            k = ct.chainEnd[base]!;
-            end = k;
-            continue;
-          }
-          sp--;
-          chain = stackChain[sp]!;
-          k = stackRet[sp]!;
-          end = ct.chainEnd[chain]!;
+          returning = true;
+          k = end;
           continue;
         }
         if (tracer !== null) tracer.rule(ct, k, v === NF_ACCEPT ? 'ACCEPT' : v === NF_DROP ? 'DROP' : v === NF_QUEUE ? 'QUEUE' : 'STOLEN', pkt);

@@ -14,6 +14,6 @@ export { applyCommand, applyCommands, type CommandOptions } from './command.ts';
 export { parseCommandArgs, type ParsedCommand, type UnknownMatchPolicy } from './parse/rule.ts';
 export { tokenizeRuleLine } from './parse/tokenize.ts';
 export { printSave, printRule, printRuleBody, chainsInSaveOrder, type SaveOptions } from './print.ts';
-export { CompiledTable, StateRegistry, compileTable } from './compile.ts';
-export { evaluate, ruleMatches, headerMatches, type RuleTracer, type Decision } from './eval.ts';
+export { CompiledTable, StateRegistry } from './compile.ts';
+export { evaluate, headerMatches, type RuleTracer, type Decision } from './eval.ts';
 export { validateTable, reachableHooks, NFT_JUMP_STACK_SIZE } from './validate.ts';
